@@ -1,0 +1,21 @@
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+
+.PHONY: install test test-fast demo docs benchmarks clean
+
+install: $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip setuptools wheel
+	$(PY) scripts/bootstrap.py dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+test:
+	$(PY) -m pytest -q
+
+demo:
+	$(PY) -m metaaug demo
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache site

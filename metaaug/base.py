@@ -1,0 +1,239 @@
+"""The estimator base shared by every sampler, generator and classifier.
+
+Conventions (scikit-learn):
+
+* ``__init__`` stores its arguments and nothing else; validation happens in
+  ``fit``.
+* Learned state lives in attributes ending in ``_``; methods that need it call
+  :meth:`MetaaugEstimator._check_fitted`, which raises ``NotFittedError``.
+* ``random_state`` is turned into generators by :mod:`metaaug._random`.
+
+Persistence. ``save(path)`` writes a plain dictionary of tensors and Python
+primitives that ``torch.load(path, weights_only=True)`` reads back, so loading
+never unpickles arbitrary objects. Fitted ``nn.Module`` attributes are stored
+as state dicts; to rebuild them, a subclass implements
+:meth:`~MetaaugEstimator._build_modules`, which creates the (untrained)
+modules from the constructor parameters and the non-module fitted attributes.
+``fit`` calls the same method, so the two paths cannot drift apart.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from tqdm.auto import tqdm
+
+FORMAT_VERSION = 1
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else as torch reads it."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from err
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available")
+    return resolved
+
+
+class TrainingBudget:
+    """Iterate over training steps until ``n_steps`` or ``max_time`` seconds run out.
+
+    Yields the step index and shows a tqdm bar. ``elapsed`` and ``completed``
+    are readable afterwards (the estimators store them as fitted attributes).
+    """
+
+    def __init__(self, n_steps: int, max_time: float | None, desc: str, verbose: bool = True,
+                 unit: str = "it") -> None:
+        if int(n_steps) < 1:
+            raise ValueError(f"the training budget must be >= 1 step, got {n_steps}")
+        if max_time is not None and max_time <= 0:
+            raise ValueError(f"max_time must be > 0 seconds or None, got {max_time}")
+        self.n_steps = int(n_steps)
+        self.max_time = max_time
+        self.desc = desc
+        self.verbose = verbose
+        self.unit = unit
+        self.completed = 0
+        self.elapsed = 0.0
+        self.bar: tqdm | None = None
+
+    def __iter__(self) -> Iterator[int]:
+        start = time.perf_counter()
+        self.bar = tqdm(total=self.n_steps, desc=self.desc, unit=self.unit,
+                        disable=not self.verbose, leave=False, dynamic_ncols=True)
+        try:
+            for step in range(self.n_steps):
+                yield step
+                self.completed = step + 1
+                self.bar.update(1)
+                self.elapsed = time.perf_counter() - start
+                if self.max_time is not None and self.elapsed >= self.max_time:
+                    break
+        finally:
+            self.elapsed = time.perf_counter() - start
+            self.bar.close()
+
+    def set_postfix(self, **values: float) -> None:
+        if self.bar is not None and self.verbose:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+
+
+def _encode(value: Any, key: str) -> Any:
+    """Turn a value into something ``torch.load(weights_only=True)`` accepts."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(value))}
+    if isinstance(value, torch.nn.Module):
+        return {"__module__": {k: v.detach().cpu() for k, v in value.state_dict().items()}}
+    if isinstance(value, MetaaugEstimator):
+        return {"__estimator__": value._to_payload()}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, key) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, key) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, (str, int)) for k in value):
+            raise TypeError(f"cannot save {key!r}: dictionary keys must be str or int")
+        return {"__dict__": {k: _encode(v, f"{key}.{k}") for k, v in value.items()}}
+    raise TypeError(
+        f"cannot save {key!r} of type {type(value).__name__}: metaaug saves tensors, arrays, "
+        "modules, estimators and Python primitives only"
+    )
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            return value["__ndarray__"].numpy()
+        if "__tuple__" in value:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        if "__estimator__" in value:
+            return MetaaugEstimator._from_payload(value["__estimator__"])
+        if "__dict__" in value:
+            return {k: _decode(v) for k, v in value["__dict__"].items()}
+        if "__module__" in value:
+            return value  # handled by _restore_fitted once modules exist
+    return value
+
+
+class MetaaugEstimator(BaseEstimator):
+    """Base of every metaaug estimator: device, fitted checks, persistence."""
+
+    def _device(self) -> torch.device:
+        return resolve_device(getattr(self, "device", "auto"))
+
+    def _fitted_names(self) -> list[str]:
+        return [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]
+
+    def _check_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return bool(self._fitted_names())
+
+    def _build_modules(self) -> None:
+        """Create the estimator's ``nn.Module`` attributes (untrained).
+
+        Called by ``fit`` after the shape attributes are set, and by ``load``
+        before the saved weights are copied in. Estimators without networks
+        keep this default.
+        """
+
+    # ------------------------------------------------------------ persistence
+    def _to_payload(self) -> dict:
+        self._check_fitted()
+        params = {k: _encode(v, k) for k, v in self.get_params(deep=False).items()}
+        fitted = {k: _encode(getattr(self, k), k) for k in self._fitted_names()}
+        cls = type(self)
+        return {
+            "format": FORMAT_VERSION,
+            "class": f"{cls.__module__}:{cls.__qualname__}",
+            "params": params,
+            "fitted": fitted,
+        }
+
+    @staticmethod
+    def _from_payload(payload: dict) -> MetaaugEstimator:
+        module_name, _, qualname = payload["class"].partition(":")
+        if not module_name.startswith("metaaug"):
+            raise ValueError(f"refusing to load class {payload['class']!r}: not a metaaug estimator")
+        cls = getattr(importlib.import_module(module_name), qualname)
+        est = cls(**{k: _decode(v) for k, v in payload["params"].items()})
+        est._restore_fitted(payload["fitted"])
+        return est
+
+    def _restore_fitted(self, fitted: dict) -> None:
+        modules = {}
+        for key, value in fitted.items():
+            if isinstance(value, dict) and "__module__" in value:
+                modules[key] = value["__module__"]
+            else:
+                setattr(self, key, _decode(value))
+        if modules:
+            self._build_modules()
+            for key, state in modules.items():
+                module = getattr(self, key, None)
+                if not isinstance(module, torch.nn.Module):
+                    raise ValueError(f"{type(self).__name__}._build_modules did not create {key!r}")
+                module.load_state_dict(state)
+                module.to(self._device())
+                module.eval()
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted estimator to ``path`` (readable with ``weights_only=True``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(self._to_payload(), path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> MetaaugEstimator:
+        """Load an estimator saved with :meth:`save`.
+
+        ``device`` overrides the saved ``device`` parameter (e.g. load a GPU
+        model on a CPU machine).
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no saved model at {path}")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise ValueError(f"{path} is not a metaaug model file: {err}") from err
+        if not isinstance(payload, dict) or "class" not in payload:
+            raise ValueError(f"{path} is not a metaaug model file")
+        if device is not None and "device" in payload["params"]:
+            payload["params"]["device"] = device
+        est = MetaaugEstimator._from_payload(payload)
+        if cls is not MetaaugEstimator and not isinstance(est, cls):
+            raise ValueError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}")
+        return est
+
+
+def load(path: str | Path, device: str | None = None) -> MetaaugEstimator:
+    """Load any metaaug estimator saved with ``save`` (whatever its class)."""
+    return MetaaugEstimator.load(path, device=device)

@@ -1,0 +1,118 @@
+"""Validation and conversion of images to metaaug's convention.
+
+Images are ``torch.float32`` tensors shaped ``(N, C, H, W)`` with values in
+``[0, 1]``. :func:`as_images` also accepts numpy arrays or tensors shaped
+``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``, as uint8 (0..255), bool or
+float in [0, 1], and raises ``ValueError`` naming the problem otherwise.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+_CHANNEL_COUNTS = (1, 2, 3, 4)
+_RANGE_TOLERANCE = 1e-4
+
+
+def as_images(X: Any, *, name: str = "X", min_count: int = 1) -> torch.Tensor:
+    """Validate ``X`` and return it as a float32 ``(N, C, H, W)`` tensor in [0, 1].
+
+    Parameters
+    ----------
+    X : array-like
+        ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``; uint8, bool or float.
+        Channels-last is recognised when the last axis has 1-4 entries and the
+        second does not.
+    name : str
+        How error messages refer to the argument.
+    min_count : int
+        Smallest acceptable ``N``.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 on the input's device (CPU for numpy input), contiguous.
+    """
+    if isinstance(X, (list, tuple)):
+        raise ValueError(f"{name} must be a numpy array or torch tensor of images, got a {type(X).__name__}")
+    if isinstance(X, np.ndarray):
+        if X.dtype == object:
+            raise ValueError(f"{name} has dtype object; expected uint8 or float images")
+        tensor = torch.from_numpy(np.ascontiguousarray(X))
+    elif isinstance(X, torch.Tensor):
+        tensor = X.detach()
+    else:
+        raise ValueError(f"{name} must be a numpy array or torch tensor of images, got {type(X).__name__}")
+
+    if tensor.ndim not in (3, 4):
+        raise ValueError(
+            f"{name} must have 3 dims (N, H, W) or 4 dims (N, C, H, W) / (N, H, W, C); "
+            f"got shape {tuple(tensor.shape)}"
+        )
+    if tensor.shape[0] < min_count or tensor.numel() == 0:
+        raise ValueError(f"{name} is empty or too small: shape {tuple(tensor.shape)}, need at least {min_count} image(s)")
+
+    if tensor.dtype == torch.uint8:
+        tensor = tensor.float() / 255.0
+    elif tensor.dtype == torch.bool:
+        tensor = tensor.float()
+    elif tensor.is_floating_point():
+        tensor = tensor.float()
+        finite = torch.isfinite(tensor)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+        lo, hi = float(tensor.min()), float(tensor.max())
+        if lo < -_RANGE_TOLERANCE or hi > 1 + _RANGE_TOLERANCE:
+            raise ValueError(
+                f"{name} has float values in [{lo:.4g}, {hi:.4g}], outside [0, 1]; "
+                "pass uint8 (0..255) or floats scaled to [0, 1]"
+            )
+        tensor = tensor.clamp(0.0, 1.0)
+    else:
+        raise ValueError(f"{name} has dtype {tensor.dtype}; expected uint8, bool or float images")
+
+    if tensor.ndim == 3:
+        tensor = tensor.unsqueeze(1)
+    elif tensor.shape[1] not in _CHANNEL_COUNTS and tensor.shape[-1] in _CHANNEL_COUNTS:
+        tensor = tensor.permute(0, 3, 1, 2)
+    elif tensor.shape[1] not in _CHANNEL_COUNTS:
+        raise ValueError(
+            f"{name} with shape {tuple(tensor.shape)} has no channel axis of size 1-4 "
+            "at position 1 (N, C, H, W) or -1 (N, H, W, C)"
+        )
+    if min(tensor.shape[2:]) < 2:
+        raise ValueError(f"{name} images are too small: shape {tuple(tensor.shape)}")
+    return tensor.contiguous()
+
+
+def as_labels(y: Any, n: int, *, name: str = "y") -> torch.Tensor:
+    """Validate integer class labels for ``n`` images; returns int64 ``(n,)``."""
+    if isinstance(y, torch.Tensor):
+        labels = y.detach().cpu()
+    else:
+        try:
+            labels = torch.as_tensor(np.asarray(y))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name} must be a 1-D array of integer labels") from err
+    if labels.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {tuple(labels.shape)}")
+    if labels.is_floating_point() or labels.dtype == torch.bool or labels.is_complex():
+        if labels.is_floating_point() and bool((labels == labels.round()).all()):
+            labels = labels.long()
+        else:
+            raise ValueError(f"{name} must hold integer class labels, got dtype {labels.dtype}")
+    if labels.shape[0] != n:
+        raise ValueError(f"{name} has {labels.shape[0]} labels for {n} images")
+    return labels.long().contiguous()
+
+
+def check_image_shape(images: torch.Tensor, expected: tuple[int, int, int], *, name: str = "seeds") -> None:
+    """Raise ``ValueError`` if images are not ``(N, *expected)``."""
+    if tuple(images.shape[1:]) != tuple(expected):
+        raise ValueError(
+            f"{name} have shape (C, H, W) = {tuple(images.shape[1:])} but the model was fitted on "
+            f"{tuple(expected)}; resize or convert them first"
+        )

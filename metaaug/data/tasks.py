@@ -1,0 +1,132 @@
+"""Episodes (tasks) and the sampler of real labeled episodes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from metaaug._random import RandomState, check_rng, torch_generator
+from metaaug.data.images import as_images, as_labels
+
+
+@dataclass
+class Task:
+    """One N-way episode.
+
+    Attributes
+    ----------
+    support_x : torch.Tensor
+        ``(n_ways * k_shot, C, H, W)`` images, grouped by class.
+    support_y : torch.Tensor
+        int64 labels in ``0..n_ways-1``.
+    query_x : torch.Tensor
+        ``(n_ways * k_query, C, H, W)`` images, grouped by class.
+    query_y : torch.Tensor
+        int64 labels in ``0..n_ways-1``.
+    """
+
+    support_x: torch.Tensor
+    support_y: torch.Tensor
+    query_x: torch.Tensor
+    query_y: torch.Tensor
+
+    @property
+    def n_ways(self) -> int:
+        return int(self.support_y.max()) + 1
+
+    def to(self, device: torch.device | str) -> Task:
+        return Task(*(t.to(device) for t in (self.support_x, self.support_y, self.query_x, self.query_y)))
+
+
+def check_task_args(n_tasks: int, n_ways: int, k_shot: int, k_query: int) -> None:
+    """Validate the episode layout arguments shared by every sampler."""
+    for name, value, low in (("n_tasks", n_tasks, 1), ("n_ways", n_ways, 1),
+                             ("k_shot", k_shot, 1), ("k_query", k_query, 0)):
+        if not isinstance(value, (int,)) and not (hasattr(value, "__index__")):
+            raise ValueError(f"{name} must be an int, got {type(value).__name__}")
+        if int(value) < low:
+            raise ValueError(f"{name} must be >= {low}, got {value}")
+
+
+def episode_labels(n_tasks: int, n_ways: int, per_class: int) -> torch.Tensor:
+    """``(n_tasks, n_ways * per_class)`` labels 0..n_ways-1 grouped by class."""
+    return torch.arange(n_ways).repeat_interleave(per_class).expand(n_tasks, -1)
+
+
+def split_episodes(images: torch.Tensor, n_ways: int, k_shot: int, k_query: int) -> list[Task]:
+    """Cut ``(n_tasks, n_ways, k_shot + k_query, C, H, W)`` images into tasks.
+
+    Within each class the first ``k_shot`` images are the support.
+    """
+    n_tasks = images.shape[0]
+    shape = images.shape[3:]
+    support = images[:, :, :k_shot].reshape(n_tasks, n_ways * k_shot, *shape)
+    query = images[:, :, k_shot:].reshape(n_tasks, n_ways * k_query, *shape)
+    support_y = episode_labels(n_tasks, n_ways, k_shot)
+    query_y = episode_labels(n_tasks, n_ways, k_query)
+    return [Task(support[t], support_y[t], query[t], query_y[t]) for t in range(n_tasks)]
+
+
+class LabeledTaskSampler:
+    """Episodes from real labeled images.
+
+    Index arithmetic on tensors: classes and images of all ``n_tasks`` tasks
+    are drawn at once (random keys + argsort), then gathered in one indexing
+    operation.
+
+    Parameters
+    ----------
+    X : array-like
+        Images (see :func:`metaaug.data.as_images`).
+    y : array-like
+        Integer class labels, one per image.
+    """
+
+    def __init__(self, X: Any, y: Any) -> None:
+        self.X = as_images(X)
+        self.y = as_labels(y, len(self.X))
+        classes, inverse, counts = torch.unique(self.y, return_inverse=True, return_counts=True)
+        order = torch.argsort(inverse, stable=True)
+        self.classes = classes
+        self.counts = counts
+        self.starts = torch.cumsum(counts, 0) - counts
+        # images sorted by class and flattened: one index_select gathers a batch
+        self._sorted_flat = self.X[order].reshape(len(order), -1).contiguous()
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def sample_tasks(self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15,
+                     random_state: RandomState = None) -> list[Task]:
+        """Draw ``n_tasks`` episodes of ``n_ways`` distinct classes.
+
+        Raises
+        ------
+        ValueError
+            If ``n_ways`` exceeds the number of classes, or ``k_shot + k_query``
+            exceeds the images of some class.
+        """
+        check_task_args(n_tasks, n_ways, k_shot, k_query)
+        if n_ways > self.n_classes:
+            raise ValueError(f"n_ways={n_ways} but the data has {self.n_classes} classes")
+        per_class = k_shot + k_query
+        short = (self.counts < per_class).nonzero().flatten()
+        if len(short):
+            examples = ", ".join(f"class {int(self.classes[i])} has {int(self.counts[i])}" for i in short[:5])
+            raise ValueError(
+                f"k_shot + k_query = {per_class} images per class are needed but {len(short)} "
+                f"class(es) have fewer ({examples}{', ...' if len(short) > 5 else ''})"
+            )
+        gen = torch_generator(check_rng(random_state))
+        class_pick = torch.rand(n_tasks, self.n_classes, generator=gen).argsort(dim=1)[:, :n_ways]
+        max_count = int(self.counts.max())
+        keys = torch.rand(n_tasks, n_ways, max_count, generator=gen)
+        valid = torch.arange(max_count) < self.counts[class_pick].unsqueeze(-1)
+        keys = keys.masked_fill(~valid, 2.0)
+        offsets = keys.argsort(dim=-1)[..., :per_class]
+        positions = self.starts[class_pick].unsqueeze(-1) + offsets
+        flat = torch.index_select(self._sorted_flat, 0, positions.reshape(-1))
+        images = flat.view(n_tasks, n_ways, per_class, *self.X.shape[1:])
+        return split_episodes(images, n_ways, k_shot, k_query)

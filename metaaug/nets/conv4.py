@@ -1,0 +1,54 @@
+"""The conv4 backbone of the few-shot papers (ProtoNets, MAML, LASIUM, UMTRA)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv_block(in_channels: int, out_channels: int, pool: bool = True) -> nn.Sequential:
+    """3x3 conv (padding 1) -> batch norm -> ReLU -> optional 2x2 max-pool."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    ]
+    if pool:
+        layers.append(nn.MaxPool2d(2, ceil_mode=True))
+    return nn.Sequential(*layers)
+
+
+class Conv4(nn.Module):
+    """Four conv blocks (64 filters by default); output is the flattened feature map.
+
+    With ``image_size`` smaller than 16 the last blocks skip pooling so the map
+    never shrinks below 1x1 (8x8 digits keep three pools).
+    """
+
+    def __init__(self, in_channels: int = 1, hidden: int = 64, image_size: int = 28, n_blocks: int = 4) -> None:
+        super().__init__()
+        blocks = []
+        size = image_size
+        channels = in_channels
+        for _ in range(n_blocks):
+            pool = size >= 2
+            blocks.append(conv_block(channels, hidden, pool=pool))
+            if pool:
+                size = (size + 1) // 2
+            channels = hidden
+        self.blocks = nn.Sequential(*blocks)
+        self.out_features = hidden * size * size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x).flatten(1)
+
+
+class Conv4Classifier(nn.Module):
+    """Conv4 followed by a linear head (MAML's model, the scratch baseline)."""
+
+    def __init__(self, n_classes: int, in_channels: int = 1, hidden: int = 64, image_size: int = 28) -> None:
+        super().__init__()
+        self.features = Conv4(in_channels, hidden, image_size)
+        self.head = nn.Linear(self.features.out_features, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

@@ -1,0 +1,88 @@
+"""Install metaaug's dependencies into the current interpreter's environment.
+
+Run by ``make install`` inside ``.venv``. Steps, each skipped when already done:
+
+1. torch (``METAAUG_TORCH``, default ``torch==2.13.0``) unless one is installed;
+2. the torchvision release that matches the installed torch (0.{minor + 15});
+3. learn2learn 0.2.0 from the registry's sdist: its shipped C files were made by
+   an old Cython and fail to compile on Python >= 3.11 (learnables/learn2learn#413),
+   so they are regenerated from the shipped ``.pyx`` with a current Cython, and the
+   package is installed with ``--no-deps`` (its declared requirements drag in
+   gsutil, qpth and cvxpy and pin numpy to 1.x) plus what ``import learn2learn``
+   really needs: gym, requests, scipy, tqdm;
+4. metaaug itself, editable, with the extras named on the command line.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+LEARN2LEARN = "learn2learn==0.2.0"
+LEARN2LEARN_RUNTIME = ["gym", "requests", "scipy", "tqdm"]
+CYTHON_SOURCES = ["meta_dataset", "task_dataset", "transforms"]
+
+
+def pip(*args: str) -> None:
+    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def ensure_torch() -> None:
+    if installed("torch"):
+        return
+    pip("install", os.environ.get("METAAUG_TORCH", "torch==2.13.0"))
+
+
+def ensure_torchvision() -> None:
+    if installed("torchvision"):
+        return
+    out = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.__version__)"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    major, minor = (int(p) for p in out.split("+")[0].split(".")[:2])
+    if major != 2:
+        raise SystemExit(f"metaaug needs torch 2.x, found {out}")
+    # --no-deps: torchvision pins torch exactly; letting pip resolve it again can
+    # replace a local CPU build of torch by the registry's CUDA build.
+    pip("install", "--no-deps", f"torchvision==0.{minor + 15}.*")
+
+
+def ensure_learn2learn() -> None:
+    if installed("learn2learn"):
+        return
+    pip("install", "cython>=3.0", "setuptools>=64", "wheel")
+    with tempfile.TemporaryDirectory() as tmp:
+        pip("download", "--no-deps", "--no-binary", ":all:", "-d", tmp, LEARN2LEARN)
+        archive = next(Path(tmp).glob("learn2learn-*.tar.gz"))
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data") if sys.version_info >= (3, 12) else tar.extractall(tmp)
+        src = next(p for p in Path(tmp).iterdir() if p.is_dir() and p.name.startswith("learn2learn-"))
+        pyx = [str(src / "learn2learn" / "data" / f"{name}.pyx") for name in CYTHON_SOURCES]
+        subprocess.run([sys.executable, "-m", "cython", "-3", *pyx], check=True)
+        pip("install", "--no-deps", "--no-build-isolation", str(src))
+    pip("install", *LEARN2LEARN_RUNTIME)
+
+
+def main(argv: list[str]) -> None:
+    extras = ",".join(argv)
+    ensure_torch()
+    ensure_torchvision()
+    ensure_learn2learn()
+    root = Path(__file__).resolve().parent.parent
+    target = f"{root}[{extras}]" if extras else str(root)
+    pip("install", "-e", target)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
