@@ -1,0 +1,80 @@
+"""Helpers for benchmark scripts: hardware line, markdown tables, docs sections."""
+from __future__ import annotations
+
+import fcntl
+import os
+import platform
+import re
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+BENCHMARKS_DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+def hardware_summary() -> str:
+    """One line: CPU model, cores, torch threads, GPU if any, torch and Python versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} "
+            f"threads, {gpu}, Python {platform.python_version()}")
+
+
+def command_line() -> str:
+    """The command that is running, as a user would retype it."""
+    argv = [Path(sys.argv[0]).as_posix()] + sys.argv[1:]
+    try:
+        argv[0] = os.path.relpath(argv[0])
+    except ValueError:
+        pass
+    return "python " + " ".join(shlex.quote(a) for a in argv)
+
+
+def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
+    """A GitHub markdown table from a list of dicts (column order from the first row)."""
+    if not rows:
+        return "(no rows)\n"
+    columns = list(columns or rows[0].keys())
+    out = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        out.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+    return "\n".join(out) + "\n"
+
+
+def format_accuracy(mean: float, ci95: float) -> str:
+    """``"92.31 ± 0.45"`` (percent)."""
+    return f"{100 * mean:.2f} ± {100 * ci95:.2f}"
+
+
+def update_benchmarks_doc(section: str, body: str, path: str | Path | None = None) -> Path:
+    """Replace (or append) the section ``section`` of ``docs/benchmarks.md``.
+
+    Sections are delimited by ``<!-- BEGIN section -->`` / ``<!-- END section -->``
+    markers, so independent scripts update their own tables; a file lock keeps
+    concurrent writers apart.
+    """
+    path = Path(path) if path is not None else BENCHMARKS_DOC
+    path.parent.mkdir(parents=True, exist_ok=True)
+    begin, end = f"<!-- BEGIN {section} -->", f"<!-- END {section} -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = path.read_text() if path.exists() else "# Benchmarks\n\nMeasured tables; each section names the command, hardware and wall time that produced it.\n"
+        pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+        if pattern.search(text):
+            text = pattern.sub(lambda _: block, text)
+        else:
+            text = text.rstrip() + "\n\n" + block + "\n"
+        path.write_text(text)
+    return path
