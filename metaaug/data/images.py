@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-_CHANNEL_COUNTS = (1, 2, 3, 4)
+_CHANNEL_COUNTS = (1, 3)  # grey or RGB
 _RANGE_TOLERANCE = 1e-4
 
 
@@ -23,8 +23,8 @@ def as_images(X: Any, *, name: str = "X", min_count: int = 1) -> torch.Tensor:
     ----------
     X : array-like
         ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``; uint8, bool or float.
-        Channels-last is recognised when the last axis has 1-4 entries and the
-        second does not.
+        Channels (1 = grey, 3 = RGB) are read from axis 1 when it has 1 or 3
+        entries, else from the last axis.
     name : str
         How error messages refer to the argument.
     min_count : int
@@ -80,7 +80,7 @@ def as_images(X: Any, *, name: str = "X", min_count: int = 1) -> torch.Tensor:
         tensor = tensor.permute(0, 3, 1, 2)
     elif tensor.shape[1] not in _CHANNEL_COUNTS:
         raise ValueError(
-            f"{name} with shape {tuple(tensor.shape)} has no channel axis of size 1-4 "
+            f"{name} with shape {tuple(tensor.shape)} has no channel axis of size 1 or 3 "
             "at position 1 (N, C, H, W) or -1 (N, H, W, C)"
         )
     if min(tensor.shape[2:]) < 2:

@@ -13,27 +13,29 @@ def conv_block(in_channels: int, out_channels: int, pool: bool = True) -> nn.Seq
         nn.ReLU(inplace=True),
     ]
     if pool:
-        layers.append(nn.MaxPool2d(2, ceil_mode=True))
+        layers.append(nn.MaxPool2d(2))
     return nn.Sequential(*layers)
 
 
 class Conv4(nn.Module):
     """Four conv blocks (64 filters by default); output is the flattened feature map.
 
-    With ``image_size`` smaller than 16 the last blocks skip pooling so the map
-    never shrinks below 1x1 (8x8 digits keep three pools).
+    Pooling floors (28 -> 14 -> 7 -> 3 -> 1, a 64-d embedding on Omniglot, as
+    in the papers); a block whose input is smaller than ``min_pool_size``
+    skips pooling, so tiny images (8x8 digits: 8 -> 4 -> 2) keep a spatial map.
     """
 
-    def __init__(self, in_channels: int = 1, hidden: int = 64, image_size: int = 28, n_blocks: int = 4) -> None:
+    def __init__(self, in_channels: int = 1, hidden: int = 64, image_size: int = 28, n_blocks: int = 4,
+                 min_pool_size: int = 3) -> None:
         super().__init__()
         blocks = []
         size = image_size
         channels = in_channels
         for _ in range(n_blocks):
-            pool = size >= 2
+            pool = size >= min_pool_size
             blocks.append(conv_block(channels, hidden, pool=pool))
             if pool:
-                size = (size + 1) // 2
+                size = size // 2
             channels = hidden
         self.blocks = nn.Sequential(*blocks)
         self.out_features = hidden * size * size

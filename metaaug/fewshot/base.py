@@ -1,0 +1,115 @@
+"""Shared machinery of the few-shot classifiers: fit on a sampler, predict, evaluate."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from metaaug._random import RandomState, check_rng, draw_seed, torch_seeded
+from metaaug.base import MetaaugEstimator, TrainingBudget
+from metaaug.data.images import as_images, as_labels, check_image_shape
+from metaaug.data.tasks import LabeledTaskSampler, Task, check_task_args
+from metaaug.fewshot.evaluation import check_tasks, mean_ci95, task_accuracies
+
+
+def as_sampler(data: Any, y: Any = None) -> Any:
+    """A task sampler from a sampler, or from labeled images ``(X, y)``."""
+    if hasattr(data, "sample_tasks"):
+        if y is not None:
+            raise ValueError("pass either a task sampler or (X, y), not a sampler and y")
+        return data
+    if y is None:
+        raise ValueError(
+            "fit needs a task sampler (an object with sample_tasks, e.g. LASIUM or "
+            "LabeledTaskSampler) or labeled images (X, y)"
+        )
+    return LabeledTaskSampler(X=data, y=y)
+
+
+def check_support(support_x: Any, support_y: Any, query_x: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Validate one episode given as raw arrays."""
+    sx = as_images(support_x, name="support_x")
+    sy = as_labels(support_y, len(sx), name="support_y")
+    qx = as_images(query_x, name="query_x")
+    if sx.shape[1:] != qx.shape[1:]:
+        raise ValueError(f"support_x images {tuple(sx.shape[1:])} and query_x images {tuple(qx.shape[1:])} differ")
+    n_ways = int(sy.max()) + 1
+    if int(sy.min()) < 0 or len(torch.unique(sy)) != n_ways:
+        raise ValueError(f"support_y must use every label 0..n_ways-1, got {sorted(torch.unique(sy).tolist())}")
+    return sx, sy, qx
+
+
+class FewShotClassifier(MetaaugEstimator):
+    """Base of the meta-learned classifiers (ProtoNets, MAML).
+
+    Subclasses implement ``_build_modules`` (setting ``model_``),
+    ``_make_optimizer``, ``_meta_loss(tasks)`` and ``_predict_task``.
+    """
+
+    def _task_stream(self, sampler: Any, rng: np.random.Generator, chunk: int = 64) -> Iterator[list[Task]]:
+        while True:
+            tasks = sampler.sample_tasks(chunk * self.meta_batch_size, n_ways=self.n_ways, k_shot=self.k_shot,
+                                         k_query=self.k_query, random_state=draw_seed(rng))
+            for start in range(0, len(tasks), self.meta_batch_size):
+                yield tasks[start:start + self.meta_batch_size]
+
+    def _validate_params(self) -> None:
+        check_task_args(1, self.n_ways, self.k_shot, self.k_query)
+        if self.k_query < 1:
+            raise ValueError("k_query must be >= 1 for meta-training")
+        if int(self.meta_batch_size) < 1:
+            raise ValueError(f"meta_batch_size must be >= 1, got {self.meta_batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+    def fit(self, sampler: Any, y: Any = None) -> FewShotClassifier:
+        """Meta-train on tasks from ``sampler`` (or from labeled images ``(X, y)``).
+
+        Runs ``n_iterations`` meta-updates of ``meta_batch_size`` tasks each, or
+        until ``max_time`` seconds, with a tqdm progress bar.
+        """
+        self._validate_params()
+        sampler = as_sampler(sampler, y)
+        rng = check_rng(self.random_state)
+        probe = sampler.sample_tasks(1, n_ways=self.n_ways, k_shot=self.k_shot, k_query=self.k_query,
+                                     random_state=draw_seed(rng))[0]
+        self.image_shape_ = tuple(int(s) for s in probe.support_x.shape[1:])
+        device = self._device()
+        losses: list[float] = []
+        with torch_seeded(rng):
+            self._build_modules()
+            self.model_.to(device).train()
+            optimizer = self._make_optimizer()
+            budget = TrainingBudget(self.n_iterations, self.max_time, type(self).__name__,
+                                    verbose=self.verbose)
+            stream = self._task_stream(sampler, rng)
+            for _ in budget:
+                tasks = [t.to(device) for t in next(stream)]
+                optimizer.zero_grad(set_to_none=True)
+                loss = self._meta_loss(tasks)
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss.detach()))
+                if len(losses) % 20 == 0:
+                    budget.set_postfix(loss=float(np.mean(losses[-20:])))
+        self.model_.eval()
+        self.n_iterations_done_ = budget.completed
+        self.fit_time_ = budget.elapsed
+        self.loss_curve_ = np.asarray(losses, dtype=np.float32)
+        return self
+
+    def predict(self, support_x: Any, support_y: Any, query_x: Any) -> torch.Tensor:
+        """Labels (int64, CPU) of ``query_x`` given one labeled support set."""
+        self._check_fitted()
+        sx, sy, qx = check_support(support_x, support_y, query_x)
+        check_image_shape(sx, self.image_shape_, name="support_x")
+        device = self._device()
+        with torch_seeded(check_rng(self.random_state)):
+            return self._predict_task(sx.to(device), sy.to(device), qx.to(device)).cpu()
+
+    def evaluate(self, tasks: Sequence[Task]) -> tuple[float, float]:
+        """Mean query accuracy over ``tasks`` (in [0, 1]) and its 95% CI half-width."""
+        self._check_fitted()
+        return mean_ci95(task_accuracies(self.predict, check_tasks(tasks)))
