@@ -136,8 +136,19 @@ def _decode(value: Any) -> Any:
     return value
 
 
+_REGISTRY: dict[str, type] = {}
+
+
+def _class_key(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 class MetaaugEstimator(BaseEstimator):
     """Base of every metaaug estimator: device, fitted checks, persistence."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[_class_key(cls)] = cls
 
     def _device(self) -> torch.device:
         return resolve_device(getattr(self, "device", "auto"))
@@ -168,20 +179,26 @@ class MetaaugEstimator(BaseEstimator):
         self._check_fitted()
         params = {k: _encode(v, k) for k, v in self.get_params(deep=False).items()}
         fitted = {k: _encode(getattr(self, k), k) for k in self._fitted_names()}
-        cls = type(self)
         return {
             "format": FORMAT_VERSION,
-            "class": f"{cls.__module__}:{cls.__qualname__}",
+            "class": _class_key(type(self)),
             "params": params,
             "fitted": fitted,
         }
 
     @staticmethod
     def _from_payload(payload: dict) -> MetaaugEstimator:
-        module_name, _, qualname = payload["class"].partition(":")
-        if not module_name.startswith("metaaug"):
-            raise ValueError(f"refusing to load class {payload['class']!r}: not a metaaug estimator")
-        cls = getattr(importlib.import_module(module_name), qualname)
+        key = payload["class"]
+        module_name, _, qualname = key.partition(":")
+        if key not in _REGISTRY:
+            # only metaaug's own modules are imported on demand; other estimator
+            # classes must already be imported (and so registered) by the caller
+            if not (module_name == "metaaug" or module_name.startswith("metaaug.")):
+                raise ValueError(f"cannot load {key!r}: import the module that defines it first")
+            importlib.import_module(module_name)
+        cls = _REGISTRY.get(key)
+        if cls is None:
+            raise ValueError(f"cannot load {key!r}: no such metaaug estimator class")
         est = cls(**{k: _decode(v) for k, v in payload["params"].items()})
         est._restore_fitted(payload["fitted"])
         return est
