@@ -1,0 +1,204 @@
+"""Unsupervised meta-learning on the Omniglot dev split: LASIUM, UMTRA, CACTUs.
+
+Meta-trains ProtoNets (and optionally MAML) on tasks built from the
+*unlabeled* training alphabets, then evaluates on labeled 5-way tasks of the
+held-out alphabets (Korean + Tagalog), next to baselines that use no
+meta-training (pixel nearest neighbour) and a supervised ProtoNet (labels of
+the training alphabets: an upper reference, not an unsupervised method).
+
+Rows are ``<sampler>:<learner>``; samplers: lasium-{n,ro,oc}-{vae,gan}, umtra,
+cactus, cactus-ae, supervised, pixel-nn; learners: proto, maml. LASIUM names
+take options after ``+``: ``bin`` / ``nobin`` (binarize decoded images) and
+``shift`` / ``noshift`` (2-px query shifts), e.g. ``lasium-ro-vae+bin+shift``.
+
+Examples::
+
+    python examples/unsupervised_meta_learning.py --quick
+    python examples/unsupervised_meta_learning.py --rows lasium-n-vae:proto,umtra:proto --shots 1,5
+    python examples/unsupervised_meta_learning.py --update-docs      # full default table
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from metaaug import CACTUs, LASIUM, UMTRA
+from metaaug.data import LabeledTaskSampler, load_dev_split
+from metaaug.fewshot import MAMLClassifier, ProtoNetClassifier, PixelNearestNeighbor
+from metaaug.reporting import command_line, format_accuracy, hardware_summary, markdown_table, update_benchmarks_doc
+
+DEFAULT_ROWS = (
+    "pixel-nn", "supervised:proto",
+    "lasium-n-vae:proto", "lasium-ro-vae:proto", "lasium-oc-vae:proto",
+    "umtra:proto", "cactus:proto",
+    "lasium-n-gan:proto", "lasium-ro-gan:proto", "lasium-oc-gan:proto",
+    "lasium-n-vae:maml", "lasium-ro-gan:maml", "umtra:maml",
+)
+QUICK_ROWS = ("pixel-nn", "lasium-n-vae:proto", "umtra:proto", "cactus:proto")
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", default=None, help="comma-separated rows (default: all; --quick: a small set)")
+    p.add_argument("--shots", default="1", help="comma-separated k_shot values for training and test, e.g. 1,5")
+    p.add_argument("--quick", action="store_true", help="tiny budgets for a smoke run (about a minute a row)")
+    p.add_argument("--epochs", type=int, default=None, help="VAE epochs (default: LASIUM's)")
+    p.add_argument("--gan-epochs", type=int, default=None, help="GAN epochs (default: LASIUM's)")
+    p.add_argument("--hidden", type=int, default=None, help="filters of the LASIUM backends (default: LASIUM's)")
+    p.add_argument("--beta", type=float, default=None, help="VAE KL weight (default: LASIUM's)")
+    p.add_argument("--sigma2", type=float, default=None)
+    p.add_argument("--alpha", type=float, default=None)
+    p.add_argument("--query-shift", type=int, default=None)
+    p.add_argument("--iterations", type=int, default=2000, help="ProtoNet meta-training iterations")
+    p.add_argument("--maml-iterations", type=int, default=500, help="MAML meta-training iterations")
+    p.add_argument("--train-queries", type=int, default=5, help="queries per class in meta-training tasks")
+    p.add_argument("--test-tasks", type=int, default=1000, help="test tasks for ProtoNets and baselines")
+    p.add_argument("--maml-test-tasks", type=int, default=200, help="test tasks for MAML rows (50 steps each)")
+    p.add_argument("--max-time", type=float, default=None, help="per-stage time cap in seconds")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-root", default=None, help="Omniglot folder (default: ../shared/data/omniglot)")
+    p.add_argument("--grid", default=None, help="save a PNG grid of each sampler's tasks into this folder")
+    p.add_argument("--cache", default=None, help="folder to save fitted LASIUM backends to and reuse them from "
+                   "(the backend's settings are not checked: empty it after changing them)")
+    p.add_argument("--json", default=None, help="also write the rows as JSON to this file")
+    p.add_argument("--update-docs", action="store_true", help="write the table into docs/benchmarks.md")
+    p.add_argument("--section", default="unsupervised-meta-learning", help="docs/benchmarks.md section name")
+    args = p.parse_args()
+    if args.quick:
+        args.epochs = args.epochs or 3
+        args.gan_epochs = args.gan_epochs or 2
+        args.iterations = min(args.iterations, 150)
+        args.maml_iterations = min(args.maml_iterations, 30)
+        args.test_tasks = min(args.test_tasks, 200)
+        args.maml_test_tasks = min(args.maml_test_tasks, 30)
+    rows = args.rows.split(",") if args.rows else list(QUICK_ROWS if args.quick else DEFAULT_ROWS)
+    args.rows = [r.strip() for r in rows if r.strip()]
+    args.shots = [int(s) for s in args.shots.split(",")]
+    return args
+
+
+def make_sampler(name: str, args: argparse.Namespace, X_train: torch.Tensor, y_train: torch.Tensor,
+                 fitted: dict[str, Any]) -> Any:
+    """Fit the sampler of a row; LASIUM rows of one backend share one trained backend.
+
+    The strategy only matters when sampling, so a LASIUM already fitted with
+    the same backend is copied with another ``strategy`` instead of retrained.
+    """
+    if name == "supervised":
+        return LabeledTaskSampler(X_train, y_train)
+    if name.startswith("lasium-"):
+        base, *options = name.split("+")
+        _, strategy, backend = base.split("-")
+        params: dict[str, Any] = {"backend": backend, "strategy": strategy.upper(), "max_time": args.max_time,
+                                  "random_state": args.seed, "verbose": True}
+        unknown = set(options) - {"bin", "shift", "nobin", "noshift"}
+        if unknown:
+            raise SystemExit(f"unknown LASIUM option(s) {sorted(unknown)} in {name!r} (bin, nobin, shift, noshift)")
+        epochs = args.epochs if backend == "vae" else args.gan_epochs
+        for key, value in (("epochs", epochs), ("hidden", args.hidden), ("beta", args.beta),
+                           ("sigma2", args.sigma2), ("alpha", args.alpha), ("query_shift", args.query_shift)):
+            if value is not None:
+                params[key] = value
+        for option, (key, value) in {"bin": ("binarize", True), "nobin": ("binarize", False),
+                                     "shift": ("query_shift", 2), "noshift": ("query_shift", 0)}.items():
+            if option in options:
+                params[key] = value
+        for other in fitted.values():
+            if isinstance(other, LASIUM) and other.backend == backend:
+                twin = copy.copy(other)
+                twin.set_params(**{k: v for k, v in params.items() if k != "verbose"})
+                return twin
+        cache = Path(args.cache) / f"lasium-{backend}-seed{args.seed}.pt" if args.cache else None
+        if cache is not None and cache.is_file():
+            las = LASIUM.load(cache)
+            las.set_params(**{k: v for k, v in params.items() if k != "verbose"})
+            return las
+        las = LASIUM(**params).fit(X_train)
+        if cache is not None:
+            las.save(cache)
+        return las
+    if name == "umtra":
+        return UMTRA(random_state=args.seed).fit(X_train)
+    if name == "cactus":
+        return CACTUs(random_state=args.seed).fit(X_train)
+    if name == "cactus-ae":
+        return CACTUs(embedding="ae", random_state=args.seed).fit(X_train)
+    raise SystemExit(f"unknown sampler {name!r}")
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(2)
+    start_all = time.perf_counter()
+    (X_train, y_train), (X_test, y_test) = load_dev_split(args.data_root)
+    test_sampler = LabeledTaskSampler(X_test, y_test)
+    test_tasks = {k: test_sampler.sample_tasks(args.test_tasks, 5, k, 15, random_state=args.seed)
+                  for k in args.shots}
+    samplers: dict[str, tuple[Any, float]] = {}
+    results = []
+    for row in args.rows:
+        sampler_name, _, learner = row.partition(":")
+        for shot in args.shots:
+            tasks = test_tasks[shot]
+            fit_time = 0.0
+            t0 = time.perf_counter()
+            if sampler_name == "pixel-nn":
+                clf: Any = PixelNearestNeighbor().fit()
+                learner = "-"
+            else:
+                if sampler_name not in samplers:
+                    t_fit = time.perf_counter()
+                    sampler = make_sampler(sampler_name, args, X_train, y_train,
+                                           {k: v[0] for k, v in samplers.items()})
+                    # a LASIUM twin reports the training time of the backend it shares
+                    elapsed = getattr(sampler, "fit_time_", 0.0) or time.perf_counter() - t_fit
+                    samplers[sampler_name] = (sampler, elapsed)
+                    if args.grid and hasattr(sampler, "plot_tasks"):
+                        sampler.plot_tasks(Path(args.grid) / f"{sampler_name}.png", random_state=args.seed)
+                sampler, fit_time = samplers[sampler_name]
+                common = dict(n_ways=5, k_shot=shot, k_query=args.train_queries, max_time=args.max_time,
+                              random_state=args.seed, verbose=True)
+                if learner == "maml":
+                    clf = MAMLClassifier(n_iterations=args.maml_iterations, **common)
+                    tasks = tasks[:args.maml_test_tasks]
+                elif learner == "proto":
+                    clf = ProtoNetClassifier(n_iterations=args.iterations, **common)
+                else:
+                    raise SystemExit(f"unknown learner {learner!r} in row {row!r}")
+                t0 = time.perf_counter()
+                clf.fit(sampler)
+            train_time = time.perf_counter() - t0
+            t_eval = time.perf_counter()
+            mean, ci = clf.evaluate(tasks)
+            eval_time = time.perf_counter() - t_eval
+            result = {
+                "method": sampler_name, "learner": learner, "shot": f"5-way {shot}-shot",
+                "accuracy (%)": format_accuracy(mean, ci), "test tasks": len(tasks),
+                "sampler fit (s)": f"{fit_time:.0f}", "meta-train (s)": f"{train_time:.0f}",
+                "iterations": getattr(clf, "n_iterations_done_", "-"), "eval (s)": f"{eval_time:.0f}",
+                "mean": mean, "ci95": ci,
+            }
+            results.append(result)
+            print(json.dumps({k: v for k, v in result.items()}), flush=True)
+    wall = time.perf_counter() - start_all
+    columns = ["method", "learner", "shot", "accuracy (%)", "test tasks", "sampler fit (s)", "meta-train (s)",
+               "iterations", "eval (s)"]
+    table = markdown_table(results, columns)
+    print(table)
+    print(f"wall time {wall:.0f} s on {hardware_summary()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"command": command_line(), "wall_s": wall, "rows": results}, indent=1))
+    if args.update_docs:
+        body = (f"### Unsupervised meta-learning (Omniglot dev split)\n\nCommand: `{command_line()}`\n\n"
+                f"Hardware: {hardware_summary()}\n\nWall time: {wall:.0f} s\n\n{table}")
+        update_benchmarks_doc(args.section, body)
+
+
+if __name__ == "__main__":
+    main()
