@@ -1,0 +1,140 @@
+"""Batched interpolable augmentation and SLERP/LERP."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metaaug.augment import (
+    AffineRanges,
+    apply_params,
+    augmentation_triplets,
+    check_alpha,
+    identity_params,
+    interpolate_params,
+    lerp,
+    sample_params,
+    slerp,
+)
+
+vectors = st.integers(0, 2**31 - 1).map(lambda s: torch.randn(2, 16, generator=torch.Generator().manual_seed(s),
+                                                              dtype=torch.float64))
+alphas = st.floats(0.0, 1.0)
+
+
+def _unit(v: torch.Tensor) -> torch.Tensor:
+    return v / v.norm(dim=-1, keepdim=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(vectors)
+def test_slerp_endpoints_exact(pair):
+    a, b = pair[:1], pair[1:]
+    assert torch.equal(slerp(a, b, 0.0), a)
+    assert torch.equal(slerp(a, b, 1.0), b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(vectors, st.lists(alphas, min_size=1, max_size=8))
+def test_slerp_stays_on_unit_sphere(pair, path):
+    a, b = _unit(pair[:1]), _unit(pair[1:])
+    t = torch.tensor(path, dtype=torch.float64)
+    out = slerp(a.expand(len(t), -1), b.expand(len(t), -1), t)
+    assert torch.allclose(out.norm(dim=1), torch.ones(len(t), dtype=torch.float64), atol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(vectors, alphas)
+def test_slerp_symmetric(pair, alpha):
+    a, b = _unit(pair[:1]), _unit(pair[1:])
+    assert torch.allclose(slerp(a, b, alpha), slerp(b, a, 1 - alpha), atol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(vectors, alphas)
+def test_slerp_keeps_angle_proportional(pair, alpha):
+    a, b = _unit(pair[:1]), _unit(pair[1:])
+    total = torch.acos((a * b).sum().clamp(-1, 1))
+    out = slerp(a, b, alpha)
+    from_a = torch.acos((a * out).sum().clamp(-1, 1))
+    assert float(from_a) == pytest.approx(alpha * float(total), abs=1e-5)
+
+
+def test_slerp_nearly_parallel_falls_back_to_lerp():
+    a = torch.tensor([[1.0, 0.0, 0.0]])
+    b = torch.tensor([[1.0, 1e-6, 0.0]])
+    assert torch.allclose(slerp(a, b, 0.5), lerp(a, b, 0.5), atol=1e-6)
+    assert torch.isfinite(slerp(a, a, 0.3)).all()
+
+
+def test_check_alpha():
+    check_alpha(torch.tensor([0.0, 0.5, 1.0]))
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="alpha"):
+            check_alpha(bad)
+
+
+@pytest.fixture
+def characters(dev_split):
+    (X_train, _), _ = dev_split
+    return X_train[:16]
+
+
+@pytest.mark.parametrize("ranges", [AffineRanges.characters(), AffineRanges.natural()])
+def test_interpolated_params_reproduce_endpoints(ranges):
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(6, 3, 32, 32, generator=gen)
+    p1 = sample_params(6, ranges, 32, gen)
+    p2 = sample_params(6, ranges, 32, gen)
+    assert torch.equal(interpolate_params(p1, p2, 1.0), p1)
+    assert torch.equal(interpolate_params(p1, p2, 0.0), p2)
+    assert torch.allclose(apply_params(images, interpolate_params(p1, p2, torch.ones(6))), apply_params(images, p1))
+    assert torch.allclose(apply_params(images, interpolate_params(p1, p2, torch.zeros(6))), apply_params(images, p2))
+
+
+def test_identity_params_leave_images_unchanged(characters):
+    out = apply_params(characters, identity_params(len(characters)))
+    assert torch.allclose(out, characters, atol=1e-5)
+
+
+def test_sampled_params_lie_in_the_paper_ranges():
+    params = sample_params(2000, AffineRanges.characters(), 28, torch.Generator().manual_seed(1))
+    rotation, tx, ty, scale, shear = params[:, :5].T
+    assert rotation.abs().max() <= 20 and tx.abs().max() <= 4 and ty.abs().max() <= 4
+    assert 0.8 <= scale.min() and scale.max() <= 1.2 and shear.abs().max() <= 6
+    assert rotation.abs().max() > 18  # the range is really used
+    natural = sample_params(2000, AffineRanges.natural(), 28, torch.Generator().manual_seed(1))
+    assert natural[:, 0].abs().max() <= 10 and natural[:, 1].abs().max() > 7 and natural[:, 8].abs().max() <= 0.05
+
+
+def test_batched_application_equals_one_by_one(characters):
+    params = sample_params(len(characters), AffineRanges(), 28, torch.Generator().manual_seed(2))
+    batched = apply_params(characters, params)
+    single = torch.cat([apply_params(characters[i:i + 1], params[i:i + 1]) for i in range(len(characters))])
+    assert torch.allclose(batched, single, atol=1e-6)
+
+
+def test_triplets_mix_the_parameters_of_a_and_b(characters):
+    a, b, c, alpha = augmentation_triplets(characters, generator=torch.Generator().manual_seed(3))
+    assert a.shape == b.shape == c.shape == characters.shape
+    assert alpha.shape == (len(characters),) and bool(((alpha >= 0) & (alpha <= 1)).all())
+    # replay the same draws: C is the image under the alpha-mixed parameters
+    gen = torch.Generator().manual_seed(3)
+    p1 = sample_params(len(characters), AffineRanges(), 28, gen)
+    p2 = sample_params(len(characters), AffineRanges(), 28, gen)
+    assert torch.allclose(a, apply_params(characters, p1), atol=1e-6)
+    assert torch.allclose(c, apply_params(characters, interpolate_params(p1, p2, alpha)), atol=1e-6)
+    # the views really differ, and ink is preserved roughly (no blank outputs)
+    assert float((a - b).abs().mean()) > 0.01
+    assert float(c.sum()) > 0.5 * float(characters.sum())
+
+
+def test_triplet_alpha_is_biased_to_the_midpoint():
+    _, _, _, alpha = augmentation_triplets(torch.rand(4000, 1, 8, 8), generator=torch.Generator().manual_seed(4))
+    # mean of two uniforms: mean 1/2, variance 1/24 (a single uniform has 1/12)
+    assert float(alpha.mean()) == pytest.approx(0.5, abs=0.02)
+    assert float(alpha.var()) == pytest.approx(1 / 24, rel=0.15)
+    assert math.isclose(float(alpha.min()), 0.0, abs_tol=0.05)

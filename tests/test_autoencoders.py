@@ -1,0 +1,219 @@
+"""AE, IntAE and AugIntAE: fitting, sampling, persistence, bad input, augmenter use."""
+from __future__ import annotations
+
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from metaaug import AE, AugIntAE, IntAE
+from metaaug.data import AugmentedDataset
+from metaaug.nets.autoencoders import Encoder, Generator, discriminator
+
+
+@pytest.fixture(scope="module", autouse=True)
+def single_thread():
+    """Tiny networks run faster on one thread, and far faster when the cores are shared."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def characters(dev_split):
+    (X_train, _), (X_test, y_test) = dev_split
+    return X_train[:512], X_test, y_test
+
+
+@pytest.fixture(scope="module")
+def fitted(characters):
+    """One AugIntAE per module on 512 real 28x28 characters (2 short epochs)."""
+    X, _, _ = characters
+    return AugIntAE(epochs=2, batch_size=64, width=8, verbose=False, random_state=0).fit(X)
+
+
+def test_short_fit_reduces_the_loss(fitted, characters):
+    assert len(fitted.loss_history_) == 2
+    assert fitted.loss_history_[-1] < fitted.loss_history_[0]
+    assert fitted.image_shape_ == (1, 28, 28) and fitted.architecture_ == "infogan" and fitted.latent_dim_ == 32
+
+
+@pytest.mark.parametrize("cls", [AE, IntAE])
+def test_baselines_fit_and_learn(cls, digits):
+    X, _ = digits
+    model = cls(epochs=3, width=8, verbose=False, random_state=0).fit(X[:512])
+    assert model.loss_history_[-1] < model.loss_history_[0]
+    assert (hasattr(model, "discriminator_")) == (cls is IntAE)
+
+
+def test_adversarial_and_perceptual_options_train(digits):
+    X, _ = digits
+    model = AugIntAE(adversarial=True, perceptual=True, reconstruction_weight=1.0, epochs=2, width=8,
+                     verbose=False, random_state=0).fit(X[:256])
+    assert 0.0 <= model.k_ <= 1.0 and model.k_ < 1.0  # k moved under the critic-balance rule
+    assert all(torch.isfinite(torch.tensor(model.loss_history_)))
+
+
+def test_autoperceptual_does_not_train_the_encoder(fitted, characters):
+    X, _, _ = characters
+    assert all(p.grad is None for p in fitted.encoder_.parameters())  # fit leaves no stale gradients
+    output = X[:4].clone().requires_grad_(True)
+    loss = fitted._autoperceptual(output, X[4:8])
+    loss.backward()
+    assert output.grad is not None and float(output.grad.abs().sum()) > 0
+    assert all(p.grad is None for p in fitted.encoder_.parameters())
+    assert not fitted.encoder_.training
+
+
+def test_generated_images_are_valid(fitted, characters):
+    _, X_test, _ = characters
+    images = fitted.generate(X_test[:5], 37, random_state=0)
+    assert images.shape == (37, 1, 28, 28)
+    assert bool(torch.isfinite(images).all()) and float(images.min()) >= 0 and float(images.max()) <= 1
+
+
+def test_generate_is_deterministic_and_varies(fitted, characters):
+    _, X_test, _ = characters
+    first = fitted.generate(X_test[:5], 10, random_state=7)
+    assert torch.equal(first, fitted.generate(X_test[:5], 10, random_state=7))
+    assert not torch.equal(first, fitted.generate(X_test[:5], 10, random_state=8))
+
+
+def test_fit_is_deterministic(digits):
+    X, _ = digits
+    runs = [AugIntAE(epochs=1, width=4, verbose=False, random_state=3).fit(X[:128]) for _ in range(2)]
+    assert runs[0].loss_history_ == runs[1].loss_history_
+    assert torch.equal(runs[0].encode(X[:10]), runs[1].encode(X[:10]))
+
+
+def test_save_load_round_trip(fitted, characters, tmp_path):
+    _, X_test, _ = characters
+    loaded = AugIntAE.load(fitted.save(tmp_path / "model.pt"))
+    assert loaded.get_params() == fitted.get_params()
+    assert torch.equal(loaded.generate(X_test[:4], 9, random_state=1), fitted.generate(X_test[:4], 9, random_state=1))
+
+
+def test_encode_decode_interpolate(fitted, characters):
+    _, X_test, _ = characters
+    z = fitted.encode(X_test[:6])
+    assert z.shape == (6, 32)
+    assert torch.allclose(z.norm(dim=1), torch.ones(6), atol=1e-5)
+    assert fitted.decode(z).shape == (6, 1, 28, 28)
+    # decode projects onto the sphere, so scaled latents decode alike (LASIUM perturbs latents)
+    assert torch.allclose(fitted.decode(3 * z), fitted.decode(z), atol=1e-5)
+    strips = fitted.interpolate(X_test[:3], X_test[3:6], [0.0, 0.5, 1.0])
+    assert strips.shape == (3, 3, 1, 28, 28)
+    assert torch.allclose(strips[:, 0], fitted.reconstruct(X_test[:3]), atol=1e-5)
+    assert torch.allclose(strips[:, 2], fitted.reconstruct(X_test[3:6]), atol=1e-5)
+    assert fitted.reconstruction_error(X_test[:50]) < 0.5
+
+
+def test_sampling_restores_training_mode(fitted, characters):
+    _, X_test, _ = characters
+    fitted.encoder_.train()
+    try:
+        fitted.generate(X_test[:3], 4, random_state=0)
+        assert fitted.encoder_.training and not fitted.decoder_.training
+    finally:
+        fitted.encoder_.eval()
+
+
+def test_fixed_alpha(fitted, characters):
+    _, X_test, _ = characters
+    seeds = X_test[:2]
+    # with two seeds and alpha 0.5 every pair is {s0, s1}: all outputs are the same midpoint
+    out = fitted.generate(seeds, 4, random_state=0, alpha=0.5)
+    assert torch.allclose(out, out[:1].expand_as(out), atol=1e-5)
+    # alpha 0 decodes the first seed of each pair: every output is one of the two reconstructions
+    recon = fitted.reconstruct(seeds)
+    out = fitted.generate(seeds, 6, random_state=0, alpha=0.0)
+    distance = torch.cdist(out.flatten(1), recon.flatten(1)).min(1).values
+    assert float(distance.max()) < 1e-4
+
+
+def test_bad_input(fitted, characters):
+    _, X_test, _ = characters
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        fitted.generate(X_test[:1], 5)
+    single = fitted.generate(X_test[:1], 5, random_state=0, single_seed="augment")
+    assert single.shape == (5, 1, 28, 28) and float((single[0] - single[1]).abs().mean()) > 0
+    with pytest.raises(ValueError, match="fitted on"):
+        fitted.generate(torch.rand(3, 1, 32, 32), 5)
+    with pytest.raises(ValueError, match="fitted on"):
+        fitted.generate(torch.rand(3, 3, 28, 28), 5)
+    with pytest.raises(ValueError, match="alpha"):
+        fitted.generate(X_test[:3], 5, alpha=1.5)
+    with pytest.raises(ValueError, match="alphas"):
+        fitted.interpolate(X_test[:1], X_test[1:2], [-0.1, 0.5])
+    for n in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="n must be"):
+            fitted.generate(X_test[:3], n)
+    with pytest.raises(ValueError, match="single_seed"):
+        fitted.generate(X_test[:3], 2, single_seed="copy")
+    with pytest.raises(ValueError, match="latents must be shaped"):
+        fitted.decode(torch.rand(3, 7))
+    with pytest.raises(ValueError, match="outside"):
+        fitted.generate(X_test[:3] * 5, 2)
+
+
+def test_bad_parameters(digits):
+    X, _ = digits
+    for params, message in (({"epochs": 0}, "epochs"), ({"augmentation": "flip"}, "augmentation"),
+                            ({"architecture": "resnet"}, "architecture"), ({"lr": -1}, "lr"),
+                            ({"reconstruction_weight": -1.0}, "reconstruction_weight")):
+        with pytest.raises(ValueError, match=message):
+            AugIntAE(verbose=False, **params).fit(X[:32])
+    with pytest.raises(ValueError, match="dcgan"):
+        AugIntAE(architecture="dcgan", verbose=False).fit(torch.rand(8, 3, 24, 24))
+
+
+def test_sklearn_conventions(digits):
+    model = IntAE(adversarial_weight=0.5, epochs=2)
+    assert clone(model).get_params() == model.get_params()
+    assert model.set_params(width=16).width == 16
+    with pytest.raises(NotFittedError):
+        model.generate(digits[0][:3], 2)
+    with pytest.raises(NotFittedError):
+        model.encode(digits[0][:3])
+
+
+def test_max_time_stops_early(digits):
+    X, _ = digits
+    model = AE(epochs=1000, max_time=0.5, width=4, verbose=False, random_state=0).fit(X[:256])
+    assert model.n_steps_ < 1000 * 4 and model.fit_time_ < 5
+
+
+def test_augmented_dataset_keeps_labels_and_ratio(fitted, characters):
+    _, X_test, y_test = characters
+    keep = y_test < 4
+    X, y = X_test[keep], y_test[keep]
+    ds = AugmentedDataset((X, y), fitted, ratio=0.5, generate_kwargs={"alpha": 0.5}, random_state=0)
+    assert len(ds) == 2 * len(X) and ds.is_generated().mean() == 0.5
+    images, labels = ds.generated
+    assert torch.equal(torch.bincount(labels), torch.bincount(y))
+    assert images.shape == (len(X), 1, 28, 28)
+    assert isinstance(ds[len(X)][1], int) and ds[len(X)][1] == int(labels[0])
+    # with alpha 0 each generated image is the reconstruction of a seed of its own label
+    endpoints = AugmentedDataset((X, y), fitted, ratio=0.5, generate_kwargs={"alpha": 0.0}, random_state=0)
+    images, labels = endpoints.generated
+    nearest = torch.cdist(images.flatten(1), fitted.reconstruct(X).flatten(1)).argmin(1)
+    assert torch.equal(y[nearest], labels)
+
+
+@pytest.mark.parametrize("shape, latent, n_blocks", [((3, 32, 32), 512, 3), ((3, 64, 64), 512, 4),
+                                                       ((3, 128, 128), 512, 5), ((1, 28, 28), 32, 3)])
+def test_network_layouts(shape, latent, n_blocks):
+    arch = "infogan" if shape[-1] == 28 else "dcgan"
+    encoder = Encoder(shape, latent, arch, width=8).eval()
+    generator = Generator(shape, latent, arch, width=8).eval()
+    x = torch.rand(2, *shape)
+    with torch.no_grad():
+        z = encoder(x)
+        assert z.shape == (2, latent)
+        assert torch.allclose(z.norm(dim=1), torch.ones(2), atol=1e-5)
+        assert generator(z).shape == (2, *shape)
+        assert discriminator(shape, arch, width=8).eval()(x).shape == (2, 1)
+    assert len(encoder.blocks) == n_blocks
+    if shape[-1] == 128:  # the extra layer is half width
+        assert encoder.blocks[0][0].out_channels == 4
