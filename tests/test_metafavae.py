@@ -1,0 +1,266 @@
+"""Meta-FAVAE: Reptile step, feedback interpolations, mode seeking, generate, persistence, bad input."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from torch import nn
+
+from metaaug.data import AugmentedDataset
+from metaaug.generators.metafavae import (
+    MetaFAVAE,
+    feedback_interpolations,
+    mode_seeking_loss,
+    parameter_count,
+    reptile_update,
+)
+from metaaug.nets.favae import FAVAE, FAVAEConfig, favae_downsamplings, favae_preset
+
+TINY = dict(n_iterations=3, max_time=None, inner_iterations=2, n_vae_steps=1, n_g_steps=1,
+            latent_dim=8, noise_dim=8, hidden_channels=8, verbose=False, device="cpu")
+
+
+def tiny(**kwargs) -> MetaFAVAE:
+    return MetaFAVAE(**{**TINY, "random_state": 0, **kwargs})
+
+
+def state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These nets are tiny: a second intra-op thread only adds contention on a shared 2-core box."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    X, y = digits
+    return tiny().fit(X[:400], y[:400])
+
+
+# ----------------------------------------------------------------------------- networks
+def test_network_shapes_and_sizes():
+    for size, channels in ((28, 1), (64, 3), (8, 1)):
+        config = FAVAEConfig(channels, size, size, **favae_preset(size))
+        nets = FAVAE(config)
+        x = torch.rand(3, channels, size, size)
+        mean, log_var = nets.encoder(x)
+        assert mean.shape == log_var.shape == (3, config.latent_dim)
+        assert nets.decoder(mean).shape == x.shape
+        y = nets.generator(torch.randn(3, config.noise_dim), mean)
+        assert y.shape == x.shape and float(y.detach().min()) >= 0 and float(y.detach().max()) <= 1
+        assert nets.discriminator(x).shape == (3,)
+    rgb64 = FAVAE(FAVAEConfig(3, 64, 64, **favae_preset(64)))
+    assert parameter_count(rgb64) < 10_000_000
+
+
+def test_image_size_without_downsampling_is_rejected():
+    assert favae_downsamplings(28, 28) == 2 and favae_downsamplings(64, 64) == 4
+    with pytest.raises(ValueError, match="divisible by 2"):
+        favae_downsamplings(7, 7)
+
+
+# ----------------------------------------------------------------------------- Reptile
+def test_reptile_sgd_step_moves_exactly_toward_adapted():
+    torch.manual_seed(0)
+    glob = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 2))
+    adapted = copy.deepcopy(glob)
+    with torch.no_grad():
+        for p in adapted.parameters():
+            p.add_(torch.randn_like(p))
+    before, target = state(glob), state(adapted)
+    lr = 0.3
+    reptile_update(glob, adapted, torch.optim.SGD(glob.parameters(), lr=lr))
+    for key, value in glob.state_dict().items():
+        torch.testing.assert_close(value, before[key] + lr * (target[key] - before[key]))
+    assert all(p.grad is None for p in glob.parameters())
+    torch.testing.assert_close(state(adapted)["0.weight"], target["0.weight"])  # adapted untouched
+
+
+def test_reptile_adam_step_moves_toward_adapted():
+    torch.manual_seed(1)
+    glob = nn.Linear(6, 3)
+    adapted = copy.deepcopy(glob)
+    with torch.no_grad():
+        for p in adapted.parameters():
+            p.add_(torch.randn_like(p))
+    before = state(glob)
+    lr = 1e-3
+    reptile_update(glob, adapted, torch.optim.Adam(glob.parameters(), lr=lr, betas=(0.5, 0.999)))
+    for (key, new), old, goal in zip(glob.state_dict().items(), before.values(), state(adapted).values()):
+        # Adam's first step is lr * sign(gradient) (up to eps): toward the adapted weights
+        torch.testing.assert_close(new - old, lr * torch.sign(goal - old), atol=1e-6, rtol=1e-3)
+
+
+# ----------------------------------------------------------------------------- feedback and mode seeking
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 5), low=st.floats(0, 1), width=st.floats(0, 1), seed=st.integers(0, 2**31))
+def test_feedback_interpolations_lie_between_endpoints(n, low, width, seed):
+    high = min(1.0, low + width)
+    torch.manual_seed(seed)
+    images = torch.rand(n, 1, 6, 5)
+    out, alphas = feedback_interpolations(images, (low, high))
+    assert out.shape == (n * n, 1, 6, 5)
+    assert bool(((alphas >= low - 1e-6) & (alphas <= high + 1e-6)).all())
+    first = images.repeat_interleave(n, dim=0)
+    second = images.repeat(n, 1, 1, 1)
+    lo, hi = torch.minimum(first, second), torch.maximum(first, second)
+    assert bool((out >= lo - 1e-6).all()) and bool((out <= hi + 1e-6).all())
+    torch.testing.assert_close(out, first + alphas.view(-1, 1, 1, 1) * (second - first))
+
+
+@pytest.mark.parametrize("bad", [(-0.1, 0.5), (0.2, 1.5), (0.8, 0.2), (float("nan"), 0.5)])
+def test_feedback_alpha_outside_unit_interval_is_rejected(bad, digits):
+    with pytest.raises(ValueError, match="feedback_alpha"):
+        feedback_interpolations(torch.rand(3, 1, 4, 4), bad)
+    X, y = digits
+    with pytest.raises(ValueError, match="feedback_alpha"):
+        tiny(feedback_alpha=bad).fit(X[:100], y[:100])
+
+
+def test_mode_seeking_positive_and_decreasing_as_outputs_diverge():
+    torch.manual_seed(0)
+    y1 = torch.rand(4, 1, 8, 8)
+    direction = torch.randn_like(y1)
+    z1, z2 = torch.randn(4, 8), torch.randn(4, 8)
+    losses = [float(mode_seeking_loss(y1, y1 + t * direction, z1, z2)) for t in (0.01, 0.1, 0.5, 1.0, 3.0)]
+    assert all(loss > 0 for loss in losses)
+    assert all(a > b for a, b in zip(losses, losses[1:]))
+
+
+# ----------------------------------------------------------------------------- estimator
+def test_generate_shape_range_and_never_mutates_global(fitted, digits):
+    X, y = digits
+    before = state(fitted.nets_)
+    seeds = X[1500:1504]
+    for condition in ("encoded", "prior"):
+        out = fitted.generate(seeds, 7, random_state=3, condition=condition)
+        assert out.shape == (7, 1, 8, 8) and out.dtype == torch.float32
+        assert float(out.min()) >= 0 and float(out.max()) <= 1
+    for key, value in fitted.nets_.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert all(p.grad is None for p in fitted.nets_.parameters())
+
+
+def test_adaptation_changes_the_copy_and_fits_the_seeds(digits):
+    X, y = digits
+    model = tiny(inner_lr_vae=3e-3, inner_iterations=4, n_vae_steps=5).fit(X[:400], y[:400])
+    seeds = X[1600:1604]
+    adapted = model.adapt(seeds)
+    assert adapted is not model.nets_
+    changed = [not torch.equal(a, b) for a, b in zip(adapted.parameters(), model.nets_.parameters())]
+    assert all(changed)
+    with torch.no_grad():
+        error_global = float((model.nets_(seeds) - seeds).pow(2).mean())
+        error_adapted = float((adapted(seeds) - seeds).pow(2).mean())
+    assert error_adapted < error_global
+
+
+def test_generate_is_deterministic_and_cache_does_not_change_outputs(fitted, digits):
+    X, _ = digits
+    seeds = X[1700:1703]
+    a = fitted.generate(seeds, 5, random_state=11)
+    b = fitted.generate(seeds, 5, random_state=11)
+    c = fitted.generate(seeds, 5, random_state=12)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    fresh = copy.deepcopy(fitted)
+    fresh.clear_cache()
+    assert torch.equal(fresh.generate(seeds, 5, random_state=11), a)
+
+
+def test_thread_setting_is_restored(fitted, digits):
+    X, _ = digits
+    torch.set_num_threads(2)
+    try:
+        fitted.generate(X[:3], 2, random_state=0)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+
+
+def test_fit_is_deterministic(digits):
+    X, y = digits
+    one = tiny(random_state=5).fit(X[:200], y[:200])
+    two = tiny(random_state=5).fit(X[:200], y[:200])
+    for (k, v), w in zip(one.nets_.state_dict().items(), two.nets_.state_dict().values()):
+        assert torch.equal(v, w), k
+    assert one.n_iterations_ == 3 and set(one.loss_history_) == {"vae", "d", "g", "ms"}
+
+
+def test_save_load_round_trip(fitted, digits, tmp_path):
+    X, _ = digits
+    path = fitted.save(tmp_path / "favae.pt")
+    loaded = MetaFAVAE.load(path)
+    assert loaded.get_params() == fitted.get_params()
+    seeds = X[1750:1754]
+    assert torch.equal(loaded.generate(seeds, 6, random_state=2), fitted.generate(seeds, 6, random_state=2))
+
+
+def test_unlabeled_fit_relativistic_and_meta_avae(digits):
+    X, _ = digits
+    model = tiny(feedback=False, gan_loss="relativistic", n_clusters=10).fit(X[:300])
+    assert model.n_classes_ >= 2
+    assert model.generate(X[:2], 3, random_state=0).shape == (3, 1, 8, 8)
+
+
+def test_augmented_dataset_adapts_each_class_once(fitted, digits):
+    X, y = digits
+    model = copy.deepcopy(fitted)
+    model.clear_cache()
+    data = AugmentedDataset((X[1600:1640], y[1600:1640]), model, ratio=0.5, random_state=0)
+    images, labels = data.generated
+    assert images.shape[1:] == (1, 8, 8) and len(images) == 40
+    assert len(model._adaptations) == len(torch.unique(y[1600:1640]))
+
+
+def test_sklearn_conventions(fitted):
+    with pytest.raises(NotFittedError):
+        MetaFAVAE().generate(np.zeros((2, 8, 8), np.float32), 3)
+    params = fitted.get_params()
+    assert params["feedback"] is True and params["n_seeds"] == 4
+    assert clone(fitted).get_params() == params
+    assert MetaFAVAE(feedback=False).set_params(feedback=True).feedback is True
+
+
+def test_bad_input(fitted, digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="empty or too small"):
+        fitted.generate(np.zeros((0, 8, 8), np.float32), 3)
+    with pytest.raises(ValueError, match="shape"):
+        fitted.generate(torch.rand(4, 1, 10, 10), 3)
+    with pytest.raises(ValueError, match="shape"):
+        fitted.generate(torch.rand(4, 3, 8, 8), 3)
+    with pytest.raises(ValueError, match="n must be"):
+        fitted.generate(X[:4], 0)
+    with pytest.raises(ValueError, match="condition"):
+        fitted.generate(X[:4], 2, condition="posterior")
+    few = torch.cat([torch.zeros(50, dtype=torch.long), torch.ones(3, dtype=torch.long)])
+    with pytest.raises(ValueError, match="n_seeds=4"):
+        tiny().fit(X[:53], few)
+    with pytest.raises(ValueError, match="gan_loss"):
+        tiny(gan_loss="wgan").fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="n_seeds"):
+        tiny(n_seeds=0).fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="divisible by 2"):
+        tiny().fit(torch.rand(20, 1, 7, 7), torch.arange(20) % 2)
+
+
+def test_omniglot_28x28_path(dev_split):
+    (X_train, y_train), (X_test, y_test) = dev_split
+    keep = y_train < 10
+    model = tiny(n_iterations=2, inner_iterations=1, latent_dim=None, noise_dim=None,
+                 hidden_channels=None).fit(X_train[keep], y_train[keep])
+    assert model.nets_.config.feature_shape == (64, 7, 7)
+    out = model.generate(X_test[y_test == 0][:4], 5, random_state=0)
+    assert out.shape == (5, 1, 28, 28)
