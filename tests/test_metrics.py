@@ -1,0 +1,253 @@
+"""Offline generation metrics: feature extractor, FID/KID, diversity, faithfulness."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import NotFittedError
+from torch import nn
+
+from metaaug.metrics import (
+    DomainClassifier,
+    DomainFeatureExtractor,
+    SeedClassClassifier,
+    class_faithfulness,
+    compute_features,
+    diversity,
+    domain_feature_extractor,
+    domain_misclassification,
+    feature_diversity,
+    fid,
+    frechet_distance,
+    inception_feature_extractor,
+    kernel_distance,
+    kid,
+    pairwise_diversity,
+    prototype_faithfulness,
+)
+
+
+def flatten(images: torch.Tensor) -> torch.Tensor:
+    return images.flatten(1)
+
+
+@pytest.fixture(scope="module")
+def omniglot_extractor(dev_split):
+    """A small domain extractor trained on the dev split's training alphabets (a few seconds)."""
+    (X_train, y_train), _ = dev_split
+    return DomainFeatureExtractor(hidden=16, epochs=2, batch_size=32, lr=3e-3, random_state=0).fit(X_train, y_train)
+
+
+@pytest.fixture(scope="module")
+def novel_sets(dev_split):
+    """Per novel class: 3 seeds, 8 reference images, the rest held out (Korean + Tagalog)."""
+    _, (X_test, y_test) = dev_split
+    classes = torch.unique(y_test)
+    per_class = [X_test[y_test == c] for c in classes]
+    return ([x[:3] for x in per_class], [x[3:11] for x in per_class], [x[11:] for x in per_class])
+
+
+# ------------------------------------------------------------ prototype faithfulness
+def test_prototype_faithfulness_on_digits(digits):
+    X, y = digits
+    seeds = [X[y == c][:5] for c in range(10)]
+    held_out = [X[y == c][5:40] for c in range(10)]
+    real = prototype_faithfulness(flatten, seeds, held_out)
+    assert 0.7 < real <= 1.0
+    # with a linear embedding the seed mean embeds onto its prototype exactly
+    assert prototype_faithfulness(flatten, seeds, [s.mean(0, keepdim=True) for s in seeds]) == 1.0
+    shuffled = held_out[1:] + held_out[:1]  # every class generated from the wrong seeds
+    assert prototype_faithfulness(flatten, seeds, shuffled) < 0.2
+
+
+def test_prototype_faithfulness_accepts_modules_and_embed_objects(digits):
+    X, y = digits
+    seeds = [X[y == c][:3] for c in range(3)]
+    generated = [X[y == c][3:10] for c in range(3)]
+    module = nn.Flatten()
+    module.train()
+
+    class WithEmbed:
+        def embed(self, images):
+            return images.flatten(1)
+
+    assert prototype_faithfulness(module, seeds, generated) == prototype_faithfulness(WithEmbed(), seeds, generated)
+    assert module.training  # mode restored
+    as_numpy = [g.numpy() for g in generated]
+    assert prototype_faithfulness(flatten, seeds, as_numpy) == prototype_faithfulness(flatten, seeds, generated)
+
+
+def test_prototype_faithfulness_bad_input(digits):
+    X, _ = digits
+    seeds = [X[:3], X[3:6]]
+    with pytest.raises(ValueError, match="classes"):
+        prototype_faithfulness(flatten, seeds, [X[:4]])
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        prototype_faithfulness(flatten, seeds[:1], [X[:4]])
+    with pytest.raises(ValueError, match="shape"):
+        prototype_faithfulness(flatten, seeds, [X[:4], torch.zeros(4, 1, 9, 9)])
+    nan = X[:4].clone()
+    nan[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        prototype_faithfulness(flatten, seeds, [X[:4], nan])
+    with pytest.raises(ValueError, match="list"):
+        prototype_faithfulness(flatten, X[:6], X[:6])
+    with pytest.raises(ValueError, match="embed"):
+        prototype_faithfulness(42, seeds, [X[:4], X[4:8]])
+
+
+# ------------------------------------------------------------ feature extractor
+def test_extractor_is_deterministic_and_round_trips(digits, tmp_path):
+    X, y = digits
+    first = DomainFeatureExtractor(hidden=8, epochs=1, random_state=3).fit(X[:400], y[:400])
+    second = DomainFeatureExtractor(hidden=8, epochs=1, random_state=3).fit(X[:400], y[:400])
+    features = first.embed(X[:50])
+    assert features.shape == (50, first.n_features_)
+    assert torch.equal(features, second.embed(X[:50]))
+    path = first.save(tmp_path / "extractor.pt")
+    loaded = DomainFeatureExtractor.load(path)
+    assert torch.equal(loaded.embed(X[:50]), features)
+    assert torch.allclose(compute_features(loaded, X[:50], batch_size=7), features, atol=1e-5)
+
+
+def test_cached_extractor_is_reused_and_checked(digits, tmp_path):
+    X, y = digits
+    path = tmp_path / "cache.pt"
+    fitted = domain_feature_extractor(X[:300], y[:300], cache_path=path, hidden=8, epochs=1)
+    assert path.is_file()
+    cached = domain_feature_extractor(X[:300], y[:300], cache_path=path, hidden=8, epochs=50)
+    assert cached.epochs == 1  # loaded, not refitted
+    assert torch.equal(cached.embed(X[:20]), fitted.embed(X[:20]))
+    with pytest.raises(ValueError, match="shape"):
+        domain_feature_extractor(torch.zeros(10, 1, 12, 12), np.arange(10) % 2, cache_path=path)
+
+
+def test_extractor_bad_input(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="2 classes"):
+        DomainFeatureExtractor(epochs=1).fit(X[:10], np.zeros(10, dtype=int))
+    with pytest.raises(ValueError, match="labels"):
+        DomainFeatureExtractor(epochs=1).fit(X[:10], y[:9])
+    with pytest.raises(NotFittedError):
+        DomainFeatureExtractor().embed(X[:2])
+    extractor = DomainFeatureExtractor(hidden=4, epochs=1, random_state=0).fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match="shape"):
+        extractor.embed(torch.zeros(2, 1, 28, 28))
+
+
+# ------------------------------------------------------------ FID / KID
+def test_fid_of_a_set_against_itself_is_zero_and_symmetric(omniglot_extractor, novel_sets):
+    _, reference, held_out = novel_sets
+    real, other = torch.cat(reference), torch.cat(held_out)
+    assert fid(omniglot_extractor, real, real) == pytest.approx(0.0, abs=1e-6)
+    forward, backward = fid(omniglot_extractor, real, other), fid(omniglot_extractor, other, real)
+    assert forward > 0
+    assert forward == pytest.approx(backward, rel=1e-9)
+
+
+def test_fid_grows_with_gaussian_noise(omniglot_extractor, novel_sets):
+    _, reference, held_out = novel_sets
+    real_features = compute_features(omniglot_extractor, torch.cat(reference))
+    images = torch.cat(held_out)
+    noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(0))
+    scores = [frechet_distance(real_features, compute_features(omniglot_extractor,
+                                                                (images + sigma * noise).clamp(0, 1)))
+              for sigma in (0.0, 0.1, 0.3, 0.6)]
+    assert scores == sorted(scores) and scores[-1] > 2 * scores[0]
+
+
+def test_kid_subset_size_reduction_and_determinism():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(120, 8, generator=gen), torch.randn(80, 8, generator=gen) + 1.0
+    with pytest.raises(ValueError, match="subset_size"):
+        kernel_distance(a, b, subset_size=100)
+    automatic = kernel_distance(a, b, subsets=20)  # subset_size reduced to 80
+    assert automatic == kernel_distance(a, b, subsets=20, subset_size=80)
+    assert automatic == kernel_distance(a, b, subsets=20)
+    assert automatic[0] > kernel_distance(a, a[60:], subsets=20)[0]
+    torch.manual_seed(1)
+    assert kernel_distance(a, b, subsets=20, random_state=5) == kernel_distance(a, b, subsets=20, random_state=5)
+
+
+def test_fid_kid_bad_input(digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match="shape"):
+        fid(flatten, X[:20], torch.zeros(20, 1, 9, 9))
+    nan = X[:20].clone()
+    nan[3] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        kid(flatten, X[:20], nan)
+    with pytest.raises(ValueError, match="dimensions"):
+        frechet_distance(torch.randn(10, 4), torch.randn(10, 5))
+    with pytest.raises(ValueError, match="at least 2"):
+        frechet_distance(torch.randn(10, 4), torch.randn(1, 4))
+    with pytest.raises(ValueError, match="NaN"):
+        frechet_distance(torch.full((10, 4), float("nan")), torch.randn(10, 4))
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        inception_feature_extractor("/nonexistent/pt_inception.pth")
+
+
+# ------------------------------------------------------------ diversity
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 12), d=st.integers(1, 6), seed=st.integers(0, 10_000),
+       scale=st.floats(0.1, 10.0))
+def test_feature_diversity_properties(n, d, seed, scale):
+    features = torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    labels = np.zeros(n, dtype=int)
+    value = feature_diversity(features, labels)
+    assert value >= 0
+    assert feature_diversity(features * scale, labels) == pytest.approx(scale * value, rel=1e-9, abs=1e-12)
+    assert feature_diversity(features[torch.randperm(n)], labels) == pytest.approx(value, rel=1e-9)
+    assert feature_diversity(features[:1].repeat(n, 1), labels) == 0.0
+
+
+def test_diversity_of_copies_is_zero(omniglot_extractor, novel_sets):
+    seeds, reference, _ = novel_sets
+    copies = [s[:1].repeat(6, 1, 1, 1) for s in seeds[:5]]
+    assert diversity(omniglot_extractor, copies) == 0.0
+    assert diversity(omniglot_extractor, reference[:5]) > 0.0
+    l1 = lambda a, b: (a - b).abs().flatten(1).mean(1)  # noqa: E731 - a stand-in for LPIPS
+    assert pairwise_diversity(l1, copies) == 0.0
+    assert pairwise_diversity(l1, reference[:5]) == pairwise_diversity(l1, reference[:5]) > 0.0
+    with pytest.raises(ValueError, match="at least 2"):
+        diversity(omniglot_extractor, [seeds[0][:1]])
+    with pytest.raises(ValueError, match=">= 2"):
+        feature_diversity(torch.randn(3, 2), [0, 0, 1])
+
+
+# ------------------------------------------------------------ domain and class faithfulness
+def test_domain_misclassification_low_for_novel_high_for_training(omniglot_extractor, dev_split, novel_sets):
+    (X_train, _), _ = dev_split
+    seeds, reference, held_out = novel_sets
+    gen = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(X_train), generator=gen)
+    train_fit, train_held_out = X_train[order[:1500]], X_train[order[1500:2000]]
+    features = lambda x: compute_features(omniglot_extractor, x)  # noqa: E731
+    classifier = DomainClassifier().fit(features(train_fit), features(torch.cat(seeds + reference)))
+    novel_rate = classifier.misclassification_rate(features(torch.cat(held_out)))
+    train_rate = classifier.misclassification_rate(features(train_held_out))
+    # the tiny test extractor separates the domains less well than the shared one (13% / 97%)
+    assert novel_rate < 0.35
+    assert train_rate > 0.8
+    assert domain_misclassification(omniglot_extractor, train_fit, torch.cat(seeds + reference),
+                                    torch.cat(held_out)) == novel_rate
+    with pytest.raises(NotFittedError):
+        DomainClassifier().misclassification_rate(torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="dimensions"):
+        classifier.misclassification_rate(torch.zeros(3, 2))
+
+
+def test_class_faithfulness_ranks_real_over_noise(omniglot_extractor, novel_sets):
+    seeds, reference, held_out = novel_sets
+    real_sets = [torch.cat([s, r]) for s, r in zip(seeds, reference)]
+    real = class_faithfulness(omniglot_extractor, real_sets, held_out)
+    noise = [torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(i)) for i in range(len(seeds))]
+    assert real > 0.5
+    assert class_faithfulness(omniglot_extractor, real_sets, noise) < 0.1
+    assert class_faithfulness(omniglot_extractor, real_sets, held_out) == real  # deterministic
+    with pytest.raises(ValueError, match="classes"):
+        class_faithfulness(omniglot_extractor, real_sets, held_out[:-1])
+    with pytest.raises(ValueError, match="2 classes"):
+        SeedClassClassifier().fit(torch.zeros(4, 3), [1, 1, 1, 1])
