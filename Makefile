@@ -17,5 +17,9 @@ test:
 demo:
 	$(PY) -m metaaug demo
 
+# offline, strict: a broken link, missing page or unresolved API reference fails the build
+docs:
+	$(PY) -m mkdocs build --strict --site-dir site
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache site

@@ -68,7 +68,8 @@ def _unsupervised_rows(data: DemoData, seed: int) -> list[tuple[str, Callable[[]
 
 
 def run_demo(data: str | None = None, n_test_tasks: int = 300, n_iterations: int | None = None,
-             random_state: int = 0, verbose: bool = True, print_fn: Callable[[str], None] | None = print) -> str:
+             epochs: int | None = None, random_state: int = 0, verbose: bool = True,
+             print_fn: Callable[[str], None] | None = print) -> str:
     """Run the demo table (5-way 1-shot, 15 queries) and return it as markdown.
 
     Parameters
@@ -79,10 +80,14 @@ def run_demo(data: str | None = None, n_test_tasks: int = 300, n_iterations: int
         Test episodes per row (accuracy mean and 95% CI over them).
     n_iterations : int, optional
         Meta-training iterations of every ProtoNet (default: 300 digits, 500 Omniglot).
+    epochs : int, optional
+        Training epochs of the generative models behind the unsupervised rows.
     """
     start = time.perf_counter()
     demo = _digits() if data in (None, "digits") else _omniglot(data)
     iterations = n_iterations or demo.iterations
+    if epochs is not None:
+        demo.epochs = epochs
     tasks = demo.test.sample_tasks(n_test_tasks, n_ways=5, k_shot=1, k_query=15, random_state=random_state)
     rows = []
 

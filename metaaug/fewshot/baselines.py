@@ -46,6 +46,21 @@ class ScratchClassifier(_NoMetaTraining):
     Every task starts from the same random initialisation (drawn from
     ``random_state``) and takes ``steps`` SGD steps of size ``lr`` on its
     support set, like MAML's evaluation without meta-training.
+
+    Parameters
+    ----------
+    n_ways : int, default 5
+        Outputs of the linear head (ways of the evaluated tasks).
+    steps : int, default 50
+        SGD steps on the support set of each task (MAML's evaluation setting).
+    lr : float, default 0.4
+        SGD step size (LASIUM's inner learning rate on Omniglot).
+    hidden : int, default 64
+        Filters per conv4 block.
+    random_state : None, int or Generator
+        Seeds the shared initialisation.
+    device : "auto", "cpu", "cuda", ...
+        Where the fine-tuning runs.
     """
 
     def __init__(self, n_ways: int = 5, steps: int = 50, lr: float = 0.4, hidden: int = 64,

@@ -1,0 +1,6 @@
+"""``python -m metaaug``: the same command line as the ``metaaug`` console script."""
+import sys
+
+from metaaug.cli import main
+
+sys.exit(main())
