@@ -5,8 +5,7 @@ method's heavy dependencies load only when it is used.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from metaaug._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -27,15 +26,4 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC)
 
-
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'metaaug' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_exports("metaaug", _PUBLIC, globals())

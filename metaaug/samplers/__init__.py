@@ -7,8 +7,7 @@ Imports are lazy so that using one sampler does not load the others.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from metaaug._lazy import lazy_exports
 
 _PUBLIC = {
     "LASIUM": "metaaug.samplers.lasium",
@@ -20,9 +19,4 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC)
 
-
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'metaaug.samplers' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports("metaaug.samplers", _PUBLIC, globals())
