@@ -19,22 +19,29 @@ mixup, VAE (latent interpolation in LASIUM's VAE), AE, IntAE, AugIntAE,
 LoFGAN, LoFGAN with pseudo-labels, Meta-AVAE (Meta-FAVAE without feedback),
 Meta-FAVAE. Rows whose module is missing are skipped with a note.
 
-Each invocation updates a JSON of results (``--results``), so long tables can
-be filled in several runs of a few minutes each; the docs table is rebuilt from
-all stored rows and lists the commands that produced them.
+Each invocation merges its rows into a JSON of results (``--results``, under a
+file lock), and fitted generators are cached in ``--models-dir`` and reloaded,
+so long tables are filled in several runs of a few minutes each; ``--load
+ROW=PATH`` scores a generator that another script fitted and saved. The docs
+table is rebuilt from all stored rows and lists the commands that produced them.
 
 Examples::
 
     python examples/generation_benchmark.py --rows anchors,mixup --update-docs
-    python examples/generation_benchmark.py --rows ae,intae,augintae --fit-time 60 --update-docs
+    python examples/generation_benchmark.py --rows ae,intae,augintae --fit-time 60 --fit-only
+    python examples/generation_benchmark.py --rows ae,intae,augintae --fit-time 60   # loads the cached fits
+    python examples/generation_benchmark.py --rows lofgan --load lofgan=/tmp/metaaug_models/lofgan_labels.pt
+    python examples/generation_benchmark.py --assemble-only --update-docs
     python examples/generation_benchmark.py --quick           # smoke run, nothing written to docs
 """
 from __future__ import annotations
 
 import argparse
+import fcntl
 import importlib
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -151,6 +158,52 @@ class Row:
     note: str = ""
 
 
+def _model_path(key: str, args: argparse.Namespace) -> Path:
+    return Path(args.models_dir) / f"generation_{key}_fit{args.fit_time:g}s_seed{args.seed}.pt"
+
+
+def fit_or_load(row: Row, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """Fit the row's generator, or load it from ``--models-dir`` when a previous run saved it.
+
+    Returns the model and a record of its fit (seconds, command, hardware), so a
+    table assembled from cached models still reports how each was trained.
+    """
+    if row.key in args.load:
+        from metaaug.base import load
+
+        path = Path(args.load[row.key])
+        estimator = load(path, device="cpu")
+        fit_seconds = getattr(estimator, "fit_time_", None)
+        print(f"{row.key}: loaded {path} (fit_time_ {fit_seconds})", flush=True)
+        model = VAEInterpolation(estimator) if row.key == "vae" else estimator
+        return model, {"fit_seconds": fit_seconds, "fit_source": str(path),
+                       "fit_params": {k: v for k, v in estimator.get_params().items()
+                                      if k in ("epochs", "max_time", "n_iterations", "random_state")}}
+    if row.key in ANCHORS or row.key == "mixup" or args.models_dir in (None, ""):
+        start = time.perf_counter()
+        model = row.fit()
+        return model, {"fit_seconds": time.perf_counter() - start}
+    from metaaug.base import load
+
+    path = _model_path(row.key, args)
+    record_path = path.with_suffix(".json")
+    if path.is_file() and record_path.is_file() and not args.refit:
+        estimator = load(path, device="cpu")
+        record = json.loads(record_path.read_text())
+        print(f"{row.key}: loaded {path} (fitted in {record['fit_seconds']:.0f} s)", flush=True)
+    else:
+        start = time.perf_counter()
+        model = row.fit()
+        record = {"fit_seconds": time.perf_counter() - start, "fit_command": command_line(),
+                  "fit_hardware": hardware_summary(), "fit_budget": args.fit_time}
+        estimator = model.lasium if isinstance(model, VAEInterpolation) else model
+        estimator.save(path)
+        record_path.write_text(json.dumps(record, indent=1))
+        print(f"{row.key}: fitted in {record['fit_seconds']:.0f} s, saved {path}", flush=True)
+    model = VAEInterpolation(estimator) if row.key == "vae" else estimator
+    return model, record
+
+
 def _class(module: str, name: str) -> type | None:
     try:
         return getattr(importlib.import_module(module), name)
@@ -234,7 +287,7 @@ class Evaluator:
     """
 
     def __init__(self, extractor: Any, X_train: torch.Tensor, novel: dict[str, Any]) -> None:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         self.extractor = extractor
         reference = compute_features(extractor, torch.cat(novel["reference"]), name="reference")
         self.scale = float(reference.pow(2).mean().sqrt())
@@ -246,12 +299,13 @@ class Evaluator:
         self.domain = DomainClassifier().fit(self.embed(X_train, "training domain"), novel_features)
         self.classes = SeedClassClassifier().fit(novel_features, novel_labels)
         self.setup_seconds = time.perf_counter() - start
+        self.setup_cpu_seconds = time.process_time() - cpu
 
     def embed(self, images: torch.Tensor, name: str) -> torch.Tensor:
         return compute_features(self.extractor, images, name=name) / self.scale
 
     def score(self, generated: list[torch.Tensor], seed: int) -> dict[str, float]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         features = self.embed(torch.cat(generated), "generated")
         labels = labels_for(generated)
         kid_mean, kid_std = kernel_distance(self.reference_features, features, random_state=seed)
@@ -264,6 +318,7 @@ class Evaluator:
             "class_faithfulness": self.classes.accuracy(features, labels),
             "prototype_faithfulness": float((predicted == labels).double().mean()),
             "metric_seconds": time.perf_counter() - start,
+            "metric_cpu_seconds": time.process_time() - cpu,
         }
 
 
@@ -349,7 +404,32 @@ def best_per_column(results: dict[str, Any]) -> str:
     if with_downstream and baseline:
         best = max(with_downstream, key=lambda k: with_downstream[k]["downstream"]["mean"])
         picks.append(f"downstream gain: **{ROW_NAMES[best]}**")
-    return "Best generator per column (anchors excluded): " + "; ".join(picks) + "."
+    return ("Best generator per column (anchors excluded): " + "; ".join(picks) + ". Read diversity next to "
+            "class faithfulness: a generator that ignores its seeds is diverse and unfaithful.")
+
+
+def fit_budget(row: dict[str, Any]) -> str:
+    params = row.get("fit_params") or {}
+    return ", ".join(f"{k}={v}" for k, v in params.items() if v is not None) or "defaults"
+
+
+def metric_cost(results: dict[str, Any]) -> str:
+    """One sentence: CPU seconds of the metrics for the whole table (beyond fitting), and of the downstream column."""
+    rows = [r for r in results["rows"].values() if not r.get("skipped")]
+    setup = results.get("metric_setup_seconds")
+    if not rows or not isinstance(setup, dict):
+        return ""
+    # rows stored before CPU time was recorded count their wall time (an upper bound on one thread)
+    scoring = sum(r.get("metric_cpu_seconds", r["metric_seconds"]) for r in rows)
+    downstream = sum(r["downstream"]["seconds"] for r in rows if r.get("downstream"))
+    baseline = results.get("downstream_baseline")
+    downstream += baseline["seconds"] if baseline else 0.0
+    return (f"Cost of the metrics for the whole table, beyond fitting and generating: "
+            f"{setup['cpu'] + scoring:.0f} CPU seconds for FID, KID, diversity, domain and class faithfulness "
+            f"({setup['cpu']:.0f} s once for the real-image features and the two metric classifiers, then "
+            f"{scoring / len(rows):.1f} s per row over {len(rows)} rows, features computed in batches once per "
+            f"set); the downstream column trains {1 + len(rows)} x {results['setup']['downstream_seeds']} "
+            f"classifiers in another {downstream:.0f} s (wall, 1 thread).")
 
 
 def docs_body(results: dict[str, Any]) -> str:
@@ -378,13 +458,23 @@ def docs_body(results: dict[str, Any]) -> str:
         table(results),
         best_per_column(results),
         "",
-        "Runs that produced these rows (each under `flock /tmp/metaaug-cpu.lock`):",
+        metric_cost(results),
+        "",
+        "Runs that produced these rows (each through the shared CPU-slot wrapper, one torch thread):",
         "",
     ]
     for run in results["runs"]:
         lines.append(f"- `{run['command']}`: rows {', '.join(run['rows'])}; wall {run['wall_seconds']:.0f} s "
-                     f"(metrics {run['metric_seconds']:.1f} s); {run['hardware']}; fit budget "
-                     f"{run['fit_time']} s per generator.")
+                     f"(metrics {run['metric_seconds']:.1f} s, downstream classifiers "
+                     f"{run.get('downstream_seconds', float('nan')):.0f} s); {run['hardware']}.")
+    fits = [f"{ROW_NAMES[k]}: `{r['fit_source']}` ({fit_budget(r)})" for k, r in results["rows"].items()
+            if r.get("fit_source")]
+    if fits:
+        lines += ["", "Generators fitted by the methods' own example scripts (`examples/autoencoder_generalisation.py`, "
+                  "`lofgan_omniglot.py`, `metafavae_omniglot.py`, `unsupervised_meta_learning.py`; 1 torch thread, "
+                  "dev-split training alphabets, their default budgets, not equal across methods) and loaded with "
+                  "`--load ROW=PATH`; the fit column is their `fit_time_`: "
+                  + "; ".join(fits) + "."]
     notes = [f"{ROW_NAMES[k]}: {r['note']}" for k, r in results["rows"].items() if r.get("note")]
     if notes:
         lines += ["", "Notes: " + "; ".join(notes) + "."]
@@ -392,6 +482,39 @@ def docs_body(results: dict[str, Any]) -> str:
               + ", ".join(f"[{ROW_NAMES[k]}](images/generation_{k.replace('-', '_')}.png)"
                           for k in ROW_ORDER if k in results["rows"] and not results["rows"][k].get("skipped"))]
     return "\n".join(lines)
+
+
+def merge_results(path: Path, results: dict[str, Any], keys: list[str], run: dict[str, Any],
+                  setup_seconds: dict[str, float], keep_old_runs: bool = False) -> dict[str, Any]:
+    """Write this run's rows into the JSON at ``path``, merged with rows other runs stored meanwhile.
+
+    ``keep_old_runs`` keeps the records of earlier runs of the same rows (a ``--no-downstream`` rerun
+    keeps their downstream scores, so their commands stay listed).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stored = json.loads(path.read_text()) if path.is_file() else {}
+        if stored.get("setup") == results["setup"]:
+            for key in keys:  # a --no-downstream rerun keeps the row's stored downstream score
+                previous = stored["rows"].get(key, {})
+                if "downstream" not in results["rows"][key] and previous.get("downstream"):
+                    results["rows"][key]["downstream"] = previous["downstream"]
+            rows = {**stored["rows"], **{k: results["rows"][k] for k in keys}}
+            runs = stored["runs"]
+            baseline = stored.get("downstream_baseline") or results.get("downstream_baseline")
+        else:
+            rows, runs, baseline = {k: results["rows"][k] for k in keys}, [], results.get("downstream_baseline")
+        if not keep_old_runs:
+            runs = [r for r in runs if set(r["rows"]) - set(keys)]
+            for old in runs:
+                old["rows"] = [k for k in old["rows"] if k not in keys]
+        merged = {"setup": results["setup"], "rows": rows, "runs": runs + [run],
+                  "downstream_baseline": baseline, "metric_setup_seconds": setup_seconds}
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_text(json.dumps(merged, indent=1))
+        os.replace(partial, path)
+    return merged
 
 
 # ------------------------------------------------------------------ main
@@ -407,10 +530,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--downstream-epochs", type=int, default=30)
     p.add_argument("--no-downstream", action="store_true", help="skip the downstream gain column")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=int(os.environ.get("METAAUG_THREADS", "0")) or None,
+                   help="torch threads (default: $METAAUG_THREADS, else torch's default)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "generation_benchmark.json"),
                    help="JSON merged across runs")
     p.add_argument("--images", default=str(ROOT / "docs" / "images"), help="folder for the PNG grids")
+    p.add_argument("--models-dir", default="/tmp/metaaug_models",
+                   help="fitted generators are saved here and reloaded by later runs ('' disables)")
+    p.add_argument("--refit", action="store_true", help="fit even when a saved model exists")
+    p.add_argument("--load", action="append", default=[], metavar="ROW=PATH",
+                   help="use a generator saved by another script (metaaug save format) for ROW; "
+                        "its fit_time_ fills the fit column; repeatable")
+    p.add_argument("--assemble-only", action="store_true",
+                   help="no computation: rebuild the table (and docs) from the stored results")
+    p.add_argument("--fit-only", action="store_true",
+                   help="only fit and save the rows' generators (no metrics, results untouched)")
     p.add_argument("--update-docs", action="store_true", help="write the table into docs/benchmarks.md")
     p.add_argument("--section", default="generation-benchmark")
     p.add_argument("--quick", action="store_true", help="smoke run: 10 s fits, 16 images, no docs")
@@ -422,10 +557,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown rows {unknown}; choose from {', '.join(ROW_ORDER)}, anchors, generators, all")
     args.rows = list(dict.fromkeys(keys))
+    loads = {}
+    for item in args.load:
+        key, sep, path = item.partition("=")
+        if not sep or key not in GENERATORS or not Path(path).is_file():
+            p.error(f"--load expects ROW=PATH with ROW one of {', '.join(GENERATORS)} and an existing file, "
+                    f"got {item!r}")
+        loads[key] = path
+    args.load = loads
     if args.quick:
         args.fit_time, args.n_generated, args.epochs = 10.0, 16, args.epochs or 1
         args.downstream_seeds, args.downstream_epochs = 2, 3
         args.results = "/tmp/metaaug_generation_quick.json"
+        args.models_dir = ""
         args.images = "/tmp/metaaug_generation_quick"
         args.update_docs = False
     return args
@@ -434,14 +578,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     wall = time.perf_counter()
+    results_path = Path(args.results)
+    if args.assemble_only:
+        results = json.loads(results_path.read_text())
+        print(table(results))
+        print(best_per_column(results))
+        if args.update_docs:
+            print(f"updated {update_benchmarks_doc(args.section, docs_body(results))}")
+        return results
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     (X_train, y_train), (X_test, y_test) = load_dev_split(args.data_root)
     novel = split_novel(X_test, y_test, args.k_shot, args.seed)
+    if args.fit_only:
+        for row in build_rows(args.rows, args, X_train, y_train, novel):
+            if row.fit is not None and row.key not in ANCHORS:
+                fit_or_load(row, args)
+        print(f"wall {time.perf_counter() - wall:.0f} s")
+        return {}
     extractor = dev_feature_extractor(args.data_root)
     evaluator = Evaluator(extractor, X_train, novel)
     print(f"metric setup (features of real sets, domain and class classifiers): {evaluator.setup_seconds:.1f} s")
 
-    results_path = Path(args.results)
     results = json.loads(results_path.read_text()) if results_path.is_file() else {"rows": {}, "runs": []}
     setup = {"n_train": len(X_train), "n_classes": len(novel["seeds"]), "k_shot": args.k_shot,
              "n_generated": args.n_generated, "n_reference": sum(len(r) for r in novel["reference"]),
@@ -450,8 +609,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"protocol changed ({results['setup']} -> {setup}): previous rows discarded")
         results = {"rows": {}, "runs": []}
     results["setup"] = setup
+    downstream_seconds = 0.0
     if not args.no_downstream and results.get("downstream_baseline") is None:
         results["downstream_baseline"] = downstream(None, novel, args)
+        downstream_seconds += results["downstream_baseline"]["seconds"] if results["downstream_baseline"] else 0.0
 
     metric_seconds = evaluator.setup_seconds
     for row in build_rows(args.rows, args, X_train, y_train, novel):
@@ -459,33 +620,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"{row.key}: skipped ({row.note})")
             results["rows"][row.key] = {"skipped": row.note}
             continue
-        start = time.perf_counter()
-        model = row.fit()
-        fit_seconds = time.perf_counter() - start
+        model, fit_record = fit_or_load(row, args)
         start = time.perf_counter()
         generated = generate_all(model, novel["seeds"], args.n_generated, args.seed)
         generate_seconds = time.perf_counter() - start
         scores = evaluator.score(generated, args.seed)
         metric_seconds += scores["metric_seconds"]
-        scores.update(fit_seconds=fit_seconds if row.key not in ANCHORS else None,
-                      generate_seconds=generate_seconds if row.key not in ANCHORS else None, note=row.note)
+        scores.update(fit_record if row.key not in ANCHORS else {}, note=row.note,
+                      generate_seconds=generate_seconds if row.key not in ANCHORS else None)
+        if row.key in ANCHORS:
+            scores["fit_seconds"] = None
         if not args.no_downstream:
             scores["downstream"] = downstream(model, novel, args)
+            downstream_seconds += scores["downstream"]["seconds"] if scores["downstream"] else 0.0
         save_grid(row.key, novel["seeds"], generated, Path(args.images))
         results["rows"][row.key] = scores
         print(f"{row.key}: " + ", ".join(f"{k}={v:.4g}" for k, v in scores.items() if isinstance(v, float)), flush=True)
 
-    results["runs"] = [r for r in results["runs"] if set(r["rows"]) - set(args.rows)]
-    for run in results["runs"]:
-        run["rows"] = [k for k in run["rows"] if k not in args.rows]
-    results["runs"].append({"command": command_line(), "rows": args.rows, "hardware": hardware_summary(),
-                            "wall_seconds": time.perf_counter() - wall, "metric_seconds": metric_seconds,
-                            "fit_time": args.fit_time})
-    results_path.parent.mkdir(parents=True, exist_ok=True)
-    results_path.write_text(json.dumps(results, indent=1))
+    run = {"command": command_line(), "rows": args.rows, "hardware": hardware_summary(),
+           "wall_seconds": time.perf_counter() - wall, "metric_seconds": metric_seconds,
+           "downstream_seconds": downstream_seconds, "fit_time": args.fit_time}
+    results = merge_results(results_path, results, args.rows, run,
+                            {"wall": evaluator.setup_seconds, "cpu": evaluator.setup_cpu_seconds},
+                            keep_old_runs=args.no_downstream)
     print(table(results))
     print(best_per_column(results))
-    print(f"wall {time.perf_counter() - wall:.0f} s, metrics {metric_seconds:.1f} s")
+    print(f"wall {time.perf_counter() - wall:.0f} s, metrics {metric_seconds:.1f} s, "
+          f"downstream classifiers {downstream_seconds:.1f} s")
     if args.update_docs:
         print(f"updated {update_benchmarks_doc(args.section, docs_body(results))}")
     return results

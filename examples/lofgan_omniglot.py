@@ -16,14 +16,25 @@ novel character (57 classes) 3 seeds are drawn; the script reports
   with and without augmentation (``metaaug.metrics.downstream``), 5 seeds, 95% CI;
 * PNG grids (seeds | generated) in ``docs/images/lofgan_omniglot_*.png``.
 
-Run (about 20-30 min on 2 CPU cores)::
+Run everything (about 20-30 CPU-minutes)::
 
-    flock /tmp/metaaug-cpu.lock timeout 3000 .venv/bin/python examples/lofgan_omniglot.py
+    python examples/lofgan_omniglot.py
+
+or stage by stage (fitted models and results are saved under ``--model-dir``
+and reloaded by the later stages)::
+
+    python examples/lofgan_omniglot.py --stage fit --rows labels
+    python examples/lofgan_omniglot.py --stage fit --rows pseudo
+    python examples/lofgan_omniglot.py --stage generation
+    python examples/lofgan_omniglot.py --stage downstream
+    python examples/lofgan_omniglot.py --stage report
 """
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
 import time
 from pathlib import Path
 
@@ -35,7 +46,7 @@ from metaaug.data import LabeledTaskSampler, load_dev_split
 from metaaug.fewshot import ProtoNetClassifier
 from metaaug.generators.lofgan import LoFGAN
 from metaaug.generators.mixup import PixelMixup
-from metaaug.metrics import dev_feature_extractor, diversity, fid, prototype_faithfulness
+from metaaug.metrics import dev_feature_extractor, diversity, fid, kid, prototype_faithfulness
 from metaaug.metrics.downstream import downstream_accuracy, labeled_split
 from metaaug.reporting import command_line, format_accuracy, hardware_summary, markdown_table, update_benchmarks_doc
 
@@ -86,102 +97,210 @@ def faithfulness(augmenter, protonet, X: torch.Tensor, y: torch.Tensor, n_groups
     return float(np.mean(scores))
 
 
+ROW_NAMES = {"none": "no augmentation", "mixup": "PixelMixup (baseline)", "labels": "LoFGAN (labels)",
+             "pseudo": "LoFGAN (k-means pseudo-labels, no labels)"}
+FITTED_ROWS = ("labels", "pseudo")
+
+
+def load_results(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def save_results(path: Path, updates: dict) -> None:
+    """Merge ``updates`` into the results file (stages may run in parallel: lock, re-read, merge)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = load_results(path)
+        for key, value in updates.items():
+            if isinstance(value, dict) and isinstance(results.get(key), dict):
+                results[key].update(value)
+            else:
+                results[key] = value
+        path.write_text(json.dumps(results, indent=2))
+
+
+def stage_fit(row: str, model_dir: Path, epochs: float, X_train: torch.Tensor, y_train: torch.Tensor) -> dict:
+    """Fit one LoFGAN row (defaults but ``epochs``), save it, return its fit-table row."""
+    model = LoFGAN(epochs=epochs, random_state=0, verbose=False)
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.fit(X_train, y_train if row == "labels" else None)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    model.save(model_dir / f"lofgan_{row}.pt")
+    return {"model": ROW_NAMES[row], "classes": len(model.classes_), "steps": model.n_iter_,
+            "fit wall s": f"{wall:.0f}", "fit CPU s": f"{cpu:.0f}", "torch threads": torch.get_num_threads(),
+            "final local L1": f"{np.mean(model.history_['local'][-50:]):.3f}"}
+
+
+def load_models(rows: list[str], model_dir: Path) -> dict[str, object]:
+    """Row key -> augmenter (``None`` for "no augmentation"), fitted LoFGANs loaded from ``model_dir``."""
+    models: dict[str, object] = {}
+    for row in rows:
+        if row in FITTED_ROWS:
+            path = model_dir / f"lofgan_{row}.pt"
+            if not path.is_file():
+                raise SystemExit(f"{path} is missing: run --stage fit --rows {row} first")
+            models[row] = LoFGAN.load(path)
+        else:
+            models[row] = PixelMixup() if row == "mixup" else None
+    return models
+
+
+def load_or_fit_protonet(args: argparse.Namespace, X_train: torch.Tensor, y_train: torch.Tensor
+                         ) -> ProtoNetClassifier:
+    """The faithfulness judge: a 20-way 2-shot ProtoNet meta-trained on the training alphabets (cached)."""
+    path = args.protonet or args.model_dir / (
+        f"protonet_lofgan_{args.protonet_iterations}it_{args.protonet_max_time or 0:g}s.pt")
+    if path.is_file():
+        return ProtoNetClassifier.load(path)
+    protonet = ProtoNetClassifier(n_ways=20, k_shot=2, k_query=5, meta_batch_size=2,
+                                  n_iterations=args.protonet_iterations, max_time=args.protonet_max_time,
+                                  verbose=False, random_state=0).fit(LabeledTaskSampler(X_train, y_train))
+    protonet.save(path)
+    return protonet
+
+
+def stage_generation(models: dict, model_dir: Path, args: argparse.Namespace, X_train: torch.Tensor,
+                     y_train: torch.Tensor, X_test: torch.Tensor, y_test: torch.Tensor) -> dict:
+    """Generation metrics, class faithfulness and the PNG grids."""
+    extractor = dev_feature_extractor()
+    protonet = load_or_fit_protonet(args, X_train, y_train)
+    seeds = class_seeds(X_test, y_test, 3, np.random.default_rng(0))
+    ceiling = faithfulness(None, protonet, X_test, y_test, args.faith_groups, args.n_generate,
+                           np.random.default_rng(1))
+    rows = {}
+    for row, model in models.items():
+        if model is None:
+            continue
+        generated = [model.generate(s, args.n_generate, random_state=i) for i, s in enumerate(seeds)]
+        kid_mean, kid_std = kid(extractor, X_test, torch.cat(generated))
+        faithful = faithfulness(model, protonet, X_test, y_test, args.faith_groups, args.n_generate,
+                                np.random.default_rng(1))
+        rows[row] = {
+            "model": ROW_NAMES[row],
+            "FID (dev features)": f"{fid(extractor, X_test, torch.cat(generated)):.2f}",
+            "KID (dev features)": f"{kid_mean:.2f} ± {kid_std:.2f}",
+            "diversity": f"{diversity(extractor, generated):.3f}",
+            "nearest-seed L1": f"{nearest_seed_l1(seeds, generated):.3f}",
+            "faithfulness (20-way, 2 seeds)": f"{100 * faithful:.1f}%",
+        }
+        print(rows[row], flush=True)
+        if row in FITTED_ROWS:
+            save_grid(seeds[::7][:8], [g[:7] for g in generated[::7][:8]],
+                      ROOT / "docs" / "images" / f"lofgan_omniglot_{row}.png")
+    judge = (f"{protonet.n_iterations_done_} meta-updates of {protonet.meta_batch_size} tasks, "
+             f"{protonet.fit_time_:.0f} s")
+    return {"generation": rows, "real_faithfulness": ceiling, "protonet": judge}
+
+
+def stage_downstream(models: dict, args: argparse.Namespace, X_test: torch.Tensor, y_test: torch.Tensor) -> dict:
+    """Classifier on the novel characters from few labeled images, with and without augmentation."""
+    Xl, yl, Xr, yr = labeled_split(X_test, y_test, args.n_labeled, random_state=0)
+    rows = {}
+    for row, model in models.items():
+        result = downstream_accuracy(model, Xl, yl, Xr, yr, n_seeds=args.n_seeds, random_state=0)
+        rows[row] = {"augmenter": ROW_NAMES[row], "accuracy %": format_accuracy(result["mean"], result["ci95"]),
+                     "per seed %": " ".join(f"{100 * a:.1f}" for a in result["per_seed"]),
+                     "seconds": f"{result['seconds']:.0f}"}
+        print(rows[row], flush=True)
+    return {"downstream": rows}
+
+
+def report(results: dict, args: argparse.Namespace) -> str:
+    def table(key: str) -> str:
+        return markdown_table([results[key][row] for row in ROW_NAMES if row in results.get(key, {})])
+
+    wall = sum(results.get("wall_s", {}).values())
+    return "\n".join([
+        "## LoFGAN on Omniglot (dev split)",
+        "",
+        "Commands (run in stages, each under a 600 s limit; fitted models are saved and reloaded): "
+        + ", ".join(f"`{c}`" for c in results.get("commands", {}).values()) + "  ",
+        f"Hardware: {hardware_summary()}; torch threads per stage: "
+        f"{', '.join(f'{k} {v}' for k, v in results.get('threads', {}).items())}  ",
+        f"Wall time: {wall / 60:.1f} min over all stages (machine shared with other jobs; CPU s = this "
+        "process's CPU time)",
+        "",
+        "Training on the 6 training alphabets (3700 images, 28 px), `LoFGAN()` defaults "
+        f"(small preset, epochs={args.epochs:g}); target for the labeled fit: <= 10 CPU-minutes:",
+        "",
+        table("fit"),
+        f"Generation for the 57 Korean + Tagalog characters, 3 seeds each, {args.n_generate} images per "
+        "character; FID, KID and diversity (mean distance to the class mean) in the shared dev feature space "
+        "(`metaaug.metrics.dev_feature_extractor`, trained on the training alphabets only) against all 1140 "
+        "real novel images; nearest-seed L1 = mean per-pixel L1 to the closest seed (0 = a copy); "
+        "faithfulness = nearest-prototype accuracy among 20 novel characters, prototypes from 2 seeds, "
+        f"images generated from those 2 seeds, in the embedding of a ProtoNet meta-trained on the training "
+        f"alphabets (20-way 2-shot 5-query tasks, {results.get('protonet', '?')}), "
+        f"{args.faith_groups} groups (target >= 85%; real "
+        f"held-out images of the same characters score {100 * results.get('real_faithfulness', float('nan')):.1f}%):",
+        "",
+        table("generation"),
+        f"Downstream: conv4 classifier on the 57 novel characters from {args.n_labeled} labeled images each, "
+        f"tested on the other {20 - args.n_labeled}; half of every batch generated from the labeled images "
+        f"of the class (`metaaug.metrics.downstream_accuracy`); {args.n_seeds} seeds, mean ± 95% CI:",
+        "",
+        table("downstream"),
+        "Grids: `docs/images/lofgan_omniglot_labels.png`, `docs/images/lofgan_omniglot_pseudo.png` "
+        "(3 seeds | 7 generated per row).",
+    ])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stage", choices=["all", "fit", "generation", "downstream", "report"], default="all",
+                        help="run one stage (results are merged into --results) or all of them")
     parser.add_argument("--epochs", type=float, default=2.0, help="LoFGAN epochs (default: LoFGAN's default)")
-    parser.add_argument("--rows", default="labels,pseudo", help="LoFGAN rows: labels, pseudo")
+    parser.add_argument("--rows", default="none,mixup,labels,pseudo",
+                        help="rows: none (no augmentation), mixup (baseline), labels, pseudo (LoFGAN fits)")
+    parser.add_argument("--model-dir", type=Path, default=Path("/tmp/metaaug_models"),
+                        help="where fitted models are saved and reloaded from")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="JSON of the stage results (default: MODEL_DIR/lofgan_omniglot_results.json)")
     parser.add_argument("--n-generate", type=int, default=10, help="images generated per novel class")
     parser.add_argument("--n-labeled", type=int, default=5, help="labeled images per novel class (downstream)")
     parser.add_argument("--n-seeds", type=int, default=5, help="downstream runs")
-    parser.add_argument("--protonet-iterations", type=int, default=600)
+    parser.add_argument("--protonet-iterations", type=int, default=600, help="ProtoNet meta-updates (2 tasks each)")
+    parser.add_argument("--protonet-max-time", type=float, default=None, help="stop ProtoNet training after this")
+    parser.add_argument("--protonet", type=Path, default=None,
+                        help="a saved ProtoNetClassifier to use as the faithfulness judge (else fitted and cached)")
     parser.add_argument("--faith-groups", type=int, default=10)
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("METAAUG_THREADS", 0)) or None,
+                        help="torch threads (default: $METAAUG_THREADS, else torch's choice)")
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    start = time.perf_counter()
+    rows = [r for r in args.rows.split(",") if r]
+    unknown = set(rows) - set(ROW_NAMES)
+    if unknown:
+        parser.error(f"unknown rows {sorted(unknown)}; choose from {sorted(ROW_NAMES)}")
+    args.model_dir.mkdir(parents=True, exist_ok=True)
+    results_path = args.results or args.model_dir / "lofgan_omniglot_results.json"
+    stages = ["fit", "generation", "downstream", "report"] if args.stage == "all" else [args.stage]
     (X_train, y_train), (X_test, y_test) = load_dev_split()
-
-    models: dict[str, object] = {"PixelMixup (baseline)": PixelMixup()}
-    fit_rows = []
-    for row in [r for r in args.rows.split(",") if r]:
-        model = LoFGAN(epochs=args.epochs, random_state=0, verbose=False)
-        wall, cpu = time.perf_counter(), time.process_time()
-        model.fit(X_train, y_train if row == "labels" else None)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        name = f"LoFGAN ({'labels' if row == 'labels' else 'k-means pseudo-labels, no labels'})"
-        models[name] = model
-        fit_rows.append({"model": name, "classes": len(model.classes_), "steps": model.n_iter_,
-                         "fit wall s": f"{wall:.0f}", "fit CPU s": f"{cpu:.0f}",
-                         "final local L1": f"{np.mean(model.history_['local'][-50:]):.3f}"})
-        print(fit_rows[-1], flush=True)
-
-    extractor = dev_feature_extractor()
-    protonet = ProtoNetClassifier(n_ways=20, k_shot=2, k_query=5, n_iterations=args.protonet_iterations,
-                                  verbose=False, random_state=0).fit(LabeledTaskSampler(X_train, y_train))
-    rng = np.random.default_rng(0)
-    seeds = class_seeds(X_test, y_test, 3, rng)
-    gen_rows = []
-    ceiling = faithfulness(None, protonet, X_test, y_test, args.faith_groups, args.n_generate,
-                           np.random.default_rng(1))
-    for name, model in models.items():
-        generated = [model.generate(s, args.n_generate, random_state=i) for i, s in enumerate(seeds)]
-        gen_rows.append({
-            "model": name,
-            "FID (dev features)": f"{fid(extractor, X_test, torch.cat(generated)):.2f}",
-            "diversity": f"{diversity(extractor, generated):.3f}",
-            "nearest-seed L1": f"{nearest_seed_l1(seeds, generated):.3f}",
-            "faithfulness (20-way, 2 seeds)": f"{100 * faithfulness(model, protonet, X_test, y_test, args.faith_groups, args.n_generate, np.random.default_rng(1)):.1f}%",
-        })
-        print(gen_rows[-1], flush=True)
-        if isinstance(model, LoFGAN):
-            tag = "labels" if "(labels)" in name else "pseudo"
-            save_grid(seeds[::7][:8], [g[:7] for g in generated[::7][:8]],
-                      ROOT / "docs" / "images" / f"lofgan_omniglot_{tag}.png")
-
-    Xl, yl, Xr, yr = labeled_split(X_test, y_test, args.n_labeled, random_state=0)
-    down_rows = []
-    for name, model in [("no augmentation", None)] + list(models.items()):
-        result = downstream_accuracy(model, Xl, yl, Xr, yr, n_seeds=args.n_seeds, random_state=0)
-        down_rows.append({"augmenter": name, "accuracy %": format_accuracy(result["mean"], result["ci95"]),
-                          "seconds": f"{result['seconds']:.0f}"})
-        print(down_rows[-1], flush=True)
-    total = time.perf_counter() - start
-
-    body = "\n".join([
-        "## LoFGAN on Omniglot (dev split)",
-        "",
-        f"Command: `flock /tmp/metaaug-cpu.lock timeout 3000 {command_line()}`  ",
-        f"Hardware: {hardware_summary()}  ",
-        f"Wall time: {total / 60:.1f} min (machine shared with other jobs; CPU s = this process's CPU time)",
-        "",
-        "Training on the 6 training alphabets (3700 images, 28 px), `LoFGAN()` defaults "
-        f"(small preset, epochs={args.epochs:g}):",
-        "",
-        markdown_table(fit_rows),
-        f"Generation for the 57 Korean + Tagalog characters, 3 seeds each, {args.n_generate} images per "
-        "character; FID and diversity in the shared dev feature space; faithfulness = nearest-prototype "
-        f"accuracy of a ProtoNet embedding ({args.protonet_iterations} iterations, 20-way 2-shot, training "
-        f"alphabets) over {args.faith_groups} groups of 20 novel characters (target >= 85%; real held-out "
-        f"images score {100 * ceiling:.1f}%):",
-        "",
-        markdown_table(gen_rows),
-        f"Downstream: conv4 classifier on the 57 novel characters from {args.n_labeled} labeled images each, "
-        f"tested on the other {20 - args.n_labeled}; half of every batch generated; {args.n_seeds} seeds, "
-        "95% CI:",
-        "",
-        markdown_table(down_rows),
-        "Grids: `docs/images/lofgan_omniglot_labels.png`, `docs/images/lofgan_omniglot_pseudo.png` "
-        "(3 seeds | 7 generated per row).",
-    ])
-    print(body)
-    if args.json:
-        args.json.write_text(json.dumps({"fit": fit_rows, "generation": gen_rows, "downstream": down_rows,
-                                         "real_faithfulness": ceiling}, indent=2))
-    if not args.no_doc:
-        update_benchmarks_doc("lofgan-omniglot", body)
+    for stage in stages:
+        start = time.perf_counter()
+        key = f"{stage} {','.join(rows)}"
+        if stage == "fit":
+            updates: dict = {"fit": {}}
+            for row in [r for r in rows if r in FITTED_ROWS]:
+                updates["fit"][row] = stage_fit(row, args.model_dir, args.epochs, X_train, y_train)
+                print(updates["fit"][row], flush=True)
+        elif stage == "generation":
+            updates = stage_generation(load_models(rows, args.model_dir), args.model_dir, args,
+                                       X_train, y_train, X_test, y_test)
+        elif stage == "downstream":
+            updates = stage_downstream(load_models(rows, args.model_dir), args, X_test, y_test)
+        else:
+            body = report(load_results(results_path), args)
+            print(body)
+            if not args.no_doc:
+                update_benchmarks_doc("lofgan-omniglot", body)
+            continue
+        updates.update(wall_s={key: time.perf_counter() - start}, threads={key: torch.get_num_threads()},
+                       commands={key: command_line()})
+        save_results(results_path, updates)
 
 
 if __name__ == "__main__":

@@ -18,14 +18,17 @@ the ``prior``), writes PNG grids (seeds | Meta-AVAE | Meta-FAVAE) to
 ``docs/benchmarks.md``. Fitted models are cached in ``--model-dir`` so a
 second invocation only evaluates.
 
-Example (each part under 10 minutes on 2 CPU cores)::
+Example (each call under 10 minutes on one CPU thread)::
 
-    flock /tmp/metaaug-cpu.lock python examples/metafavae_omniglot.py --only-fit
-    flock /tmp/metaaug-cpu.lock python examples/metafavae_omniglot.py
+    python examples/metafavae_omniglot.py --only-fit --variants avae
+    python examples/metafavae_omniglot.py --only-fit --variants favae
+    python examples/metafavae_omniglot.py
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import time
 from pathlib import Path
 
@@ -44,33 +47,54 @@ IMAGES = ROOT / "docs" / "images"
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=2000, help="outer Reptile iterations per model")
-    parser.add_argument("--max-time", type=float, default=270.0, help="meta-training seconds per model")
+    parser.add_argument("--max-time", type=float, default=540.0, help="meta-training seconds per model")
+    parser.add_argument("--variants", default="avae,favae",
+                        help="models to fit or load: avae (no feedback), favae (feedback)")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("METAAUG_THREADS", 0)) or None,
+                        help="torch threads (default: $METAAUG_THREADS, else torch's setting)")
     parser.add_argument("--novel-classes", type=int, default=20, help="novel classes for the metrics")
     parser.add_argument("--n-generate", type=int, default=100, help="images generated per class")
     parser.add_argument("--protonet-time", type=float, default=90.0, help="seconds to train the ProtoNets embedding")
     parser.add_argument("--downstream-seeds", type=int, default=5, help="0 skips the downstream table")
     parser.add_argument("--downstream-epochs", type=int, default=30)
     parser.add_argument("--labeled", type=int, default=4, help="labeled images per novel class (downstream)")
-    parser.add_argument("--model-dir", type=Path, default=Path("/tmp/metafavae_models"))
+    parser.add_argument("--model-dir", type=Path, default=Path("/tmp/metaaug_models"))
     parser.add_argument("--only-fit", action="store_true", help="fit (or load) the models and stop")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md or PNGs")
     parser.add_argument("--random-state", type=int, default=0)
     return parser.parse_args()
 
 
+def model_path(feedback: bool, args: argparse.Namespace) -> Path:
+    name = f"metafavae_{'favae' if feedback else 'avae'}_it{args.iterations}_t{int(args.max_time)}_rs{args.random_state}"
+    return args.model_dir / f"{name}.pt"
+
+
 def fitted_model(feedback: bool, X: torch.Tensor, y: torch.Tensor, args: argparse.Namespace) -> MetaFAVAE:
-    name = f"{'favae' if feedback else 'avae'}_it{args.iterations}_t{int(args.max_time)}_rs{args.random_state}.pt"
-    path = args.model_dir / name
+    path = model_path(feedback, args)
     if path.is_file():
         print(f"loading {path}", flush=True)
         return MetaFAVAE.load(path)
     model = MetaFAVAE(feedback=feedback, n_iterations=args.iterations, max_time=args.max_time,
                       random_state=args.random_state, verbose=False)
+    cpu = time.process_time()
+    args.model_dir.mkdir(parents=True, exist_ok=True)
     model.fit(X, y)
+    cpu = time.process_time() - cpu
     model.save(path)
+    path.with_suffix(".json").write_text(json.dumps({"cpu_seconds": cpu, "threads": torch.get_num_threads()}))
     print(f"fitted {'Meta-FAVAE' if feedback else 'Meta-AVAE'}: {model.n_iterations_} iterations in "
-          f"{model.fit_time_:.0f} s -> {path}", flush=True)
+          f"{model.fit_time_:.0f} s wall, {cpu:.0f} s CPU, {torch.get_num_threads()} thread(s) -> {path}",
+          flush=True)
     return model
+
+
+def fit_cpu_seconds(model_path: Path) -> str:
+    try:
+        info = json.loads(model_path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return "?"
+    return f"{info['cpu_seconds'] / 60:.1f} CPU-min, {info['threads']} thread(s)"
 
 
 def grid_png(rows: list[list[torch.Tensor]], path: Path, gap: int = 4) -> None:
@@ -92,51 +116,77 @@ def grid_png(rows: list[list[torch.Tensor]], path: Path, gap: int = 4) -> None:
 
 def main() -> None:
     args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     start = time.perf_counter()
     (X_train, y_train), (X_test, y_test) = load_dev_split()
-    models = {"Meta-AVAE": fitted_model(False, X_train, y_train, args),
-              "Meta-FAVAE": fitted_model(True, X_train, y_train, args)}
+    variants = {v.strip() for v in args.variants.split(",")}
+    if not variants <= {"avae", "favae"}:
+        raise SystemExit(f"--variants takes avae and/or favae, got {args.variants!r}")
     if args.only_fit:
+        for variant in sorted(variants):
+            fitted_model(variant == "favae", X_train, y_train, args)
         return
+    models = {name: fitted_model(variant == "favae", X_train, y_train, args)
+              for variant, name in (("avae", "Meta-AVAE"), ("favae", "Meta-FAVAE")) if variant in variants}
 
     from metaaug.fewshot import ProtoNetClassifier
-    from metaaug.metrics import dev_feature_extractor, diversity, fid, prototype_faithfulness
+    from metaaug.metrics import dev_feature_extractor, diversity, fid, kid, prototype_faithfulness
 
     rng = np.random.default_rng(args.random_state)
     classes = rng.choice(torch.unique(y_test).numpy(), args.novel_classes, replace=False)
     per_class = [X_test[y_test == c][torch.from_numpy(rng.permutation(int((y_test == c).sum())))] for c in classes]
     seeds4 = [images[:4] for images in per_class]
     seeds2 = [images[:2] for images in per_class]
-    real_rest = torch.cat([images[4:] for images in per_class])
+    held_out = [images[4:] for images in per_class]
+    real_rest = torch.cat(held_out)
 
     embed = dev_feature_extractor()
-    protonet = ProtoNetClassifier(n_ways=20, k_shot=1, k_query=5, n_iterations=5000, max_time=args.protonet_time,
-                                  random_state=args.random_state, verbose=False)
-    protonet.fit(LabeledTaskSampler(X_train, y_train))
-
-    rows, generated_examples = [], {}
+    protonet_path = args.model_dir / f"metafavae_protonet_t{int(args.protonet_time)}_rs{args.random_state}.pt"
+    if protonet_path.is_file():
+        protonet = ProtoNetClassifier.load(protonet_path)
+    else:
+        protonet = ProtoNetClassifier(n_ways=20, k_shot=1, k_query=5, n_iterations=5000,
+                                      max_time=args.protonet_time, random_state=args.random_state, verbose=False)
+        protonet.fit(LabeledTaskSampler(X_train, y_train))
+        protonet.save(protonet_path)
+    faithfulness_column = f"faithfulness (2 seeds, {args.novel_classes}-way)"
+    rows = [{
+        "model": "real held-out images", "c at generation": "-", "adapt+generate s/class": "-",
+        "FID (dev features)": "-", "KID x100": "-",
+        "diversity": f"{diversity(embed, held_out):.3f}",
+        faithfulness_column: f"{100 * prototype_faithfulness(protonet, seeds2, held_out):.1f}%",
+        "meta-train": "-",
+    }]
+    print(rows[-1], flush=True)
+    generated_examples, scores = {}, {}
     for name, model in models.items():
         # time of adapting (K = 10) + generating n images, per class, cache empty
         model.clear_cache()
-        seconds, generated = [], []
+        seconds = []
         for i, seeds in enumerate(seeds4):
             tick = time.perf_counter()
-            generated.append(model.generate(seeds, args.n_generate, random_state=i))
+            model.generate(seeds, args.n_generate, random_state=i)
             seconds.append(time.perf_counter() - tick)
         for condition in ("encoded", "prior"):
             images = [model.generate(s, args.n_generate, random_state=i, condition=condition)
                       for i, s in enumerate(seeds4)]
             from_two = [model.generate(s, 20, random_state=i, condition=condition) for i, s in enumerate(seeds2)]
             generated_examples[(name, condition)] = images
+            score = {"fid": fid(embed, real_rest, torch.cat(images)),
+                     "kid": kid(embed, real_rest, torch.cat(images), random_state=0)[0],
+                     "diversity": diversity(embed, images),
+                     "faithfulness": prototype_faithfulness(protonet, seeds2, from_two)}
+            scores[(name, condition)] = score
             rows.append({
                 "model": name, "c at generation": condition,
                 "adapt+generate s/class": f"{np.mean(seconds):.2f} (max {np.max(seconds):.2f})",
-                "FID (dev features)": f"{fid(embed, real_rest, torch.cat(images)):.2f}",
-                "diversity": f"{diversity(embed, images):.3f}",
-                "real diversity": f"{diversity(embed, per_class):.3f}",
-                f"faithfulness (2 seeds, {args.novel_classes}-way)":
-                    f"{100 * prototype_faithfulness(protonet, seeds2, from_two):.1f}%",
-                "meta-train": f"{model.n_iterations_} it, {model.fit_time_:.0f} s",
+                "FID (dev features)": f"{score['fid']:.2f}",
+                "KID x100": f"{100 * score['kid']:.2f}",
+                "diversity": f"{score['diversity']:.3f}",
+                faithfulness_column: f"{100 * score['faithfulness']:.1f}%",
+                "meta-train": f"{model.n_iterations_} it, {model.fit_time_:.0f} s wall "
+                              f"({fit_cpu_seconds(model_path(model.feedback, args))})",
             })
             print(rows[-1], flush=True)
 
@@ -147,6 +197,7 @@ def main() -> None:
         X_few, y_few, X_eval, y_eval = labeled_split(X_test[keep], y_test[keep], args.labeled,
                                                      random_state=args.random_state)
         augmenters = {"none": None, **models}
+        baseline = None
         for name, augmenter in augmenters.items():
             conditions = ("-",) if augmenter is None else ("encoded", "prior")
             for condition in conditions:
@@ -154,23 +205,37 @@ def main() -> None:
                 result = downstream_accuracy(augmenter, X_few, y_few, X_eval, y_eval, n_seeds=args.downstream_seeds,
                                              epochs=args.downstream_epochs, generate_kwargs=kwargs,
                                              random_state=args.random_state)
+                baseline = result["mean"] if baseline is None else baseline
+                scores.setdefault((name, condition), {})["downstream"] = result["mean"]
                 downstream_rows.append({"augmenter": name, "c at generation": condition,
                                         "accuracy (%)": format_accuracy(result["mean"], result["ci95"]),
+                                        "gain (points)": f"{100 * (result['mean'] - baseline):+.1f}",
                                         "seconds": f"{result['seconds']:.0f}"})
                 print(downstream_rows[-1], flush=True)
 
     wall = time.perf_counter() - start
+    (args.model_dir / "metafavae_scores.json").write_text(json.dumps({f"{k[0]}|{k[1]}": v for k, v in scores.items()},
+                                                                     indent=1))
+    verdict = []
+    for condition in ("encoded", "prior") if len(models) == 2 else ():
+        avae, favae = scores[("Meta-AVAE", condition)], scores[("Meta-FAVAE", condition)]
+        verdict.append(
+            f"* c = {condition}: feedback changes diversity {avae['diversity']:.3f} -> {favae['diversity']:.3f} "
+            f"({'higher' if favae['diversity'] > avae['diversity'] else 'not higher'}), faithfulness "
+            f"{100 * avae['faithfulness']:.1f}% -> {100 * favae['faithfulness']:.1f}%, "
+            f"FID {avae['fid']:.2f} -> {favae['fid']:.2f}.")
+    print("\n".join(verdict), flush=True)
     if args.no_docs:
         return
     show = range(min(6, len(seeds4)))
     for condition in ("encoded", "prior"):
-        grid_png([[seeds4[i], generated_examples[("Meta-AVAE", condition)][i][:8],
-                   generated_examples[("Meta-FAVAE", condition)][i][:8]] for i in show],
+        grid_png([[seeds4[i], *(generated_examples[(name, condition)][i][:8] for name in models)] for i in show],
                  IMAGES / f"metafavae_grid_{condition}.png")
     body = [
-        "## Meta-FAVAE vs Meta-AVAE (Omniglot dev split, 28x28)",
+        f"## {' vs '.join(reversed(models))} (Omniglot dev split, 28x28)",
         "",
-        f"Command: `{command_line()}`  ",
+        f"Command: `{command_line()}` (models meta-trained beforehand, one call each: "
+        "`python examples/metafavae_omniglot.py --only-fit --variants avae`, then `--variants favae`)  ",
         f"Hardware: {hardware_summary()}  ",
         f"Wall time of this evaluation: {wall / 60:.1f} min (meta-training: see the last column; "
         f"models cached in `{args.model_dir}`).",
@@ -188,7 +253,12 @@ def main() -> None:
                  f"{args.novel_classes} novel classes, {args.downstream_seeds} seeds, "
                  f"{args.downstream_epochs} epochs, half of each batch generated.", "",
                  markdown_table(downstream_rows)]
-    body += ["![seeds | Meta-AVAE | Meta-FAVAE](images/metafavae_grid_encoded.png)"]
+    if verdict:
+        body += ["Meta-AVAE -> Meta-FAVAE (same seed, same meta-training time):", "", *verdict, ""]
+    body += [f"Grids: per row, the 4 seeds | 8 images of each of {' | '.join(models)}, c from the encoded seeds "
+             "(first) and from the prior (second).", "",
+             "![seeds | Meta-AVAE | Meta-FAVAE, encoded](images/metafavae_grid_encoded.png)", "",
+             "![seeds | Meta-AVAE | Meta-FAVAE, prior](images/metafavae_grid_prior.png)"]
     update_benchmarks_doc("metafavae", "\n".join(body))
     print(f"done in {wall / 60:.1f} min", flush=True)
 

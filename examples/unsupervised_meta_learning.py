@@ -9,19 +9,31 @@ the training alphabets: an upper reference, not an unsupervised method).
 Rows are ``<sampler>:<learner>``; samplers: lasium-{n,ro,oc}-{vae,gan}, umtra,
 cactus, cactus-ae, supervised, pixel-nn; learners: proto, maml. LASIUM names
 take options after ``+``: ``bin`` / ``nobin`` (binarize decoded images) and
-``shift`` / ``noshift`` (2-px query shifts), e.g. ``lasium-ro-vae+bin+shift``.
+``shift`` / ``noshift`` (query shifts of up to 5 px, the default, or none), e.g. ``lasium-ro-vae+bin+shift``.
 
 Examples::
 
     python examples/unsupervised_meta_learning.py --quick
     python examples/unsupervised_meta_learning.py --rows lasium-n-vae:proto,umtra:proto --shots 1,5
     python examples/unsupervised_meta_learning.py --update-docs      # full default table
+
+On a shared CPU, run rows one process at a time and assemble the table from
+the saved results: ``--cache DIR`` keeps fitted LASIUM backends, ``--results
+DIR`` writes one JSON per row and shot (and skips rows already there), and
+``--assemble`` only builds the table from ``DIR`` (requested rows without a
+result are listed as "not run (budget)")::
+
+    python examples/unsupervised_meta_learning.py --rows umtra:proto --cache /tmp/m --results benchmarks/results/uml
+    python examples/unsupervised_meta_learning.py --results benchmarks/results/uml --assemble --update-docs
+
+Threads: ``METAAUG_THREADS`` (default 2).
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +52,9 @@ DEFAULT_ROWS = (
     "lasium-n-gan:proto", "lasium-ro-gan:proto", "lasium-oc-gan:proto",
     "lasium-n-vae:maml", "lasium-ro-gan:maml", "umtra:maml",
 )
+# LASIUM parameters that only affect sampling (a cached backend is reused whatever their values)
+SAMPLING_PARAMS = ("strategy", "sigma2", "alpha", "epsilon", "query_shift", "binarize", "max_redraws",
+                   "decode_batch_size")
 QUICK_ROWS = ("pixel-nn", "lasium-n-vae:proto", "umtra:proto", "cactus:proto")
 
 
@@ -67,6 +82,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--cache", default=None, help="folder to save fitted LASIUM backends to and reuse them from "
                    "(the backend's settings are not checked: empty it after changing them)")
     p.add_argument("--json", default=None, help="also write the rows as JSON to this file")
+    p.add_argument("--results", default=None, help="folder of per-row JSON results: written after each row, "
+                   "rows already there are not rerun")
+    p.add_argument("--assemble", action="store_true", help="build the table from --results only (no training)")
+    p.add_argument("--note", default="", help="a paragraph written above the table (budgets, settings)")
     p.add_argument("--update-docs", action="store_true", help="write the table into docs/benchmarks.md")
     p.add_argument("--section", default="unsupervised-meta-learning", help="docs/benchmarks.md section name")
     args = p.parse_args()
@@ -106,7 +125,7 @@ def make_sampler(name: str, args: argparse.Namespace, X_train: torch.Tensor, y_t
             if value is not None:
                 params[key] = value
         for option, (key, value) in {"bin": ("binarize", True), "nobin": ("binarize", False),
-                                     "shift": ("query_shift", 2), "noshift": ("query_shift", 0)}.items():
+                                     "shift": ("query_shift", 5), "noshift": ("query_shift", 0)}.items():
             if option in options:
                 params[key] = value
         for other in fitted.values():
@@ -117,7 +136,9 @@ def make_sampler(name: str, args: argparse.Namespace, X_train: torch.Tensor, y_t
         cache = Path(args.cache) / f"lasium-{backend}-seed{args.seed}.pt" if args.cache else None
         if cache is not None and cache.is_file():
             las = LASIUM.load(cache)
-            las.set_params(**{k: v for k, v in params.items() if k != "verbose"})
+            # sampling settings come from this run (LASIUM's current defaults + options), not from the cache
+            defaults = {k: v for k, v in LASIUM().get_params().items() if k in SAMPLING_PARAMS}
+            las.set_params(**{**defaults, **{k: v for k, v in params.items() if k != "verbose"}})
             return las
         las = LASIUM(**params).fit(X_train)
         if cache is not None:
@@ -132,71 +153,122 @@ def make_sampler(name: str, args: argparse.Namespace, X_train: torch.Tensor, y_t
     raise SystemExit(f"unknown sampler {name!r}")
 
 
+COLUMNS = ["method", "learner", "shot", "accuracy (%)", "test tasks", "sampler fit (s)", "meta-train (s)",
+           "iterations", "eval (s)", "threads"]
+
+
+def result_path(folder: str, row: str, shot: int) -> Path:
+    return Path(folder) / f"{row.replace(':', '__').replace('+', '_')}__{shot}shot.json"
+
+
+def run_row(row: str, shot: int, args: argparse.Namespace, data: tuple, test_tasks: dict,
+            samplers: dict[str, tuple[Any, float]]) -> dict[str, Any]:
+    """Fit (or reuse) the row's sampler, meta-train, evaluate; one table row."""
+    X_train, y_train = data
+    sampler_name, _, learner = row.partition(":")
+    tasks = test_tasks[shot]
+    fit_time = 0.0
+    if sampler_name == "pixel-nn":
+        clf: Any = PixelNearestNeighbor().fit()
+        learner = "-"
+    else:
+        if sampler_name not in samplers:
+            t_fit = time.perf_counter()
+            sampler = make_sampler(sampler_name, args, X_train, y_train, {k: v[0] for k, v in samplers.items()})
+            # a LASIUM twin or a cached backend reports the training time of the backend it shares
+            elapsed = getattr(sampler, "fit_time_", 0.0) or time.perf_counter() - t_fit
+            samplers[sampler_name] = (sampler, elapsed)
+            if args.grid and hasattr(sampler, "plot_tasks"):
+                sampler.plot_tasks(Path(args.grid) / f"{sampler_name}.png", random_state=args.seed)
+        sampler, fit_time = samplers[sampler_name]
+        common = dict(n_ways=5, k_shot=shot, k_query=args.train_queries, max_time=args.max_time,
+                      random_state=args.seed, verbose=True)
+        if learner == "maml":
+            clf = MAMLClassifier(n_iterations=args.maml_iterations, **common)
+            tasks = tasks[:args.maml_test_tasks]
+        elif learner == "proto":
+            clf = ProtoNetClassifier(n_iterations=args.iterations, **common)
+        else:
+            raise SystemExit(f"unknown learner {learner!r} in row {row!r}")
+    t0 = time.perf_counter()
+    if sampler_name != "pixel-nn":
+        clf.fit(sampler)
+    train_time = time.perf_counter() - t0
+    t_eval = time.perf_counter()
+    mean, ci = clf.evaluate(tasks)
+    eval_time = time.perf_counter() - t_eval
+    return {
+        "row": row, "method": sampler_name, "learner": learner, "shot": f"5-way {shot}-shot",
+        "accuracy (%)": format_accuracy(mean, ci), "test tasks": len(tasks),
+        "sampler fit (s)": f"{fit_time:.0f}", "meta-train (s)": f"{train_time:.0f}",
+        "iterations": getattr(clf, "n_iterations_done_", "-"), "eval (s)": f"{eval_time:.0f}",
+        "threads": torch.get_num_threads(), "mean": mean, "ci95": ci,
+        "settings": sampler_settings(samplers, sampler_name),
+        "command": command_line(), "hardware": hardware_summary(),
+    }
+
+
+def sampler_settings(samplers: dict[str, tuple[Any, float]], name: str) -> dict[str, Any]:
+    """The sampler's constructor parameters that shape its tasks (for the JSON record)."""
+    sampler = samplers.get(name, (None, 0.0))[0]
+    if not hasattr(sampler, "get_params"):
+        return {}
+    return {k: v for k, v in sampler.get_params().items()
+            if isinstance(v, (int, float, str, bool, type(None))) and k not in ("verbose", "device")}
+
+
+def not_run(row: str, shot: int) -> dict[str, Any]:
+    sampler_name, _, learner = row.partition(":")
+    return {"method": sampler_name, "learner": learner or "-", "shot": f"5-way {shot}-shot",
+            "accuracy (%)": "not run (budget)", **{c: "-" for c in COLUMNS[4:]}}
+
+
 def main() -> None:
     args = parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("METAAUG_THREADS", 2)))
     start_all = time.perf_counter()
-    (X_train, y_train), (X_test, y_test) = load_dev_split(args.data_root)
-    test_sampler = LabeledTaskSampler(X_test, y_test)
-    test_tasks = {k: test_sampler.sample_tasks(args.test_tasks, 5, k, 15, random_state=args.seed)
-                  for k in args.shots}
-    samplers: dict[str, tuple[Any, float]] = {}
     results = []
+    if not args.assemble:
+        (X_train, y_train), (X_test, y_test) = load_dev_split(args.data_root)
+        test_sampler = LabeledTaskSampler(X_test, y_test)
+        test_tasks = {k: test_sampler.sample_tasks(args.test_tasks, 5, k, 15, random_state=args.seed)
+                      for k in args.shots}
+        samplers: dict[str, tuple[Any, float]] = {}
     for row in args.rows:
-        sampler_name, _, learner = row.partition(":")
         for shot in args.shots:
-            tasks = test_tasks[shot]
-            fit_time = 0.0
-            t0 = time.perf_counter()
-            if sampler_name == "pixel-nn":
-                clf: Any = PixelNearestNeighbor().fit()
-                learner = "-"
+            saved = result_path(args.results, row, shot) if args.results else None
+            if saved is not None and saved.is_file():
+                result = json.loads(saved.read_text())
+            elif args.assemble:
+                result = not_run(row, shot)
             else:
-                if sampler_name not in samplers:
-                    t_fit = time.perf_counter()
-                    sampler = make_sampler(sampler_name, args, X_train, y_train,
-                                           {k: v[0] for k, v in samplers.items()})
-                    # a LASIUM twin reports the training time of the backend it shares
-                    elapsed = getattr(sampler, "fit_time_", 0.0) or time.perf_counter() - t_fit
-                    samplers[sampler_name] = (sampler, elapsed)
-                    if args.grid and hasattr(sampler, "plot_tasks"):
-                        sampler.plot_tasks(Path(args.grid) / f"{sampler_name}.png", random_state=args.seed)
-                sampler, fit_time = samplers[sampler_name]
-                common = dict(n_ways=5, k_shot=shot, k_query=args.train_queries, max_time=args.max_time,
-                              random_state=args.seed, verbose=True)
-                if learner == "maml":
-                    clf = MAMLClassifier(n_iterations=args.maml_iterations, **common)
-                    tasks = tasks[:args.maml_test_tasks]
-                elif learner == "proto":
-                    clf = ProtoNetClassifier(n_iterations=args.iterations, **common)
-                else:
-                    raise SystemExit(f"unknown learner {learner!r} in row {row!r}")
-                t0 = time.perf_counter()
-                clf.fit(sampler)
-            train_time = time.perf_counter() - t0
-            t_eval = time.perf_counter()
-            mean, ci = clf.evaluate(tasks)
-            eval_time = time.perf_counter() - t_eval
-            result = {
-                "method": sampler_name, "learner": learner, "shot": f"5-way {shot}-shot",
-                "accuracy (%)": format_accuracy(mean, ci), "test tasks": len(tasks),
-                "sampler fit (s)": f"{fit_time:.0f}", "meta-train (s)": f"{train_time:.0f}",
-                "iterations": getattr(clf, "n_iterations_done_", "-"), "eval (s)": f"{eval_time:.0f}",
-                "mean": mean, "ci95": ci,
-            }
+                result = run_row(row, shot, args, (X_train, y_train), test_tasks, samplers)
+                if saved is not None:
+                    saved.parent.mkdir(parents=True, exist_ok=True)
+                    saved.write_text(json.dumps(result, indent=1))
             results.append(result)
-            print(json.dumps({k: v for k, v in result.items()}), flush=True)
+            print(json.dumps({k: v for k, v in result.items() if k in COLUMNS}), flush=True)
     wall = time.perf_counter() - start_all
-    columns = ["method", "learner", "shot", "accuracy (%)", "test tasks", "sampler fit (s)", "meta-train (s)",
-               "iterations", "eval (s)"]
-    table = markdown_table(results, columns)
+    table = markdown_table(results, COLUMNS)
     print(table)
     print(f"wall time {wall:.0f} s on {hardware_summary()}")
     if args.json:
         Path(args.json).write_text(json.dumps({"command": command_line(), "wall_s": wall, "rows": results}, indent=1))
     if args.update_docs:
-        body = (f"### Unsupervised meta-learning (Omniglot dev split)\n\nCommand: `{command_line()}`\n\n"
-                f"Hardware: {hardware_summary()}\n\nWall time: {wall:.0f} s\n\n{table}")
+        if args.assemble:
+            commands = sorted({r["command"] for r in results if "command" in r})
+            hardware = sorted({r["hardware"] for r in results if "hardware" in r})
+            run_wall = sum(float(r[c]) for r in results if "command" in r
+                           for c in ("sampler fit (s)", "meta-train (s)", "eval (s)"))
+            body = ("## Unsupervised meta-learning (Omniglot dev split)\n\n"
+                    f"Assembled by `{command_line()}` from one result per row; the rows were run "
+                    "one process at a time with:\n\n" + "\n".join(f"- `{c}`" for c in commands) +
+                    "\n\nHardware: " + "; ".join(hardware) +
+                    f"\n\nWall time (sum of the rows' fit, meta-train and eval): {run_wall:.0f} s\n\n"
+                    + (f"{args.note}\n\n" if args.note else "") + table)
+        else:
+            body = (f"## Unsupervised meta-learning (Omniglot dev split)\n\nCommand: `{command_line()}`\n\n"
+                    f"Hardware: {hardware_summary()}\n\nWall time: {wall:.0f} s\n\n{table}")
         update_benchmarks_doc(args.section, body)
 
 

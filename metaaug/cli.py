@@ -641,6 +641,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"arguments after '--' are only for 'metaaug benchmark', got {' '.join(extra)}")
     args.extra = extra
     prog = f"metaaug {args.command}"
+    threads = os.environ.get("METAAUG_THREADS", "").strip()
+    if threads.isdigit() and int(threads) > 0:  # the project's convention for shared machines
+        import torch
+
+        torch.set_num_threads(int(threads))
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

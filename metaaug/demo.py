@@ -67,22 +67,29 @@ def _unsupervised_rows(data: DemoData, seed: int) -> list[tuple[str, Callable[[]
     return rows
 
 
-def run_demo(data: str | None = None, n_test_tasks: int = 300, n_iterations: int | None = None,
+def run_demo(data: str | None = None, n_test_tasks: int | None = None, n_iterations: int | None = None,
              epochs: int | None = None, random_state: int = 0, verbose: bool = True,
-             print_fn: Callable[[str], None] | None = print) -> str:
+             print_fn: Callable[[str], None] | None = print, quick: bool = False) -> str:
     """Run the demo table (5-way 1-shot, 15 queries) and return it as markdown.
 
     Parameters
     ----------
     data : str, optional
         ``None`` for sklearn digits, or an Omniglot folder (dev split).
-    n_test_tasks : int
-        Test episodes per row (accuracy mean and 95% CI over them).
+    n_test_tasks : int, optional
+        Test episodes per row (accuracy mean and 95% CI over them); default 300 (100 if ``quick``).
     n_iterations : int, optional
-        Meta-training iterations of every ProtoNet (default: 300 digits, 500 Omniglot).
+        Meta-training iterations of every ProtoNet (default: 300 digits, 500 Omniglot; 100 if ``quick``).
     epochs : int, optional
-        Training epochs of the generative models behind the unsupervised rows.
+        Training epochs of the generative models behind the unsupervised rows (2 if ``quick``).
+    quick : bool
+        A smoke run: the smaller defaults above (explicit arguments still win).
     """
+    if n_test_tasks is None:
+        n_test_tasks = 100 if quick else 300
+    if quick:
+        n_iterations = n_iterations or 100
+        epochs = epochs or 2
     start = time.perf_counter()
     demo = _digits() if data in (None, "digits") else _omniglot(data)
     iterations = n_iterations or demo.iterations

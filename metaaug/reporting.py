@@ -14,6 +14,29 @@ import torch
 
 BENCHMARKS_DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
+# the top of a new docs/benchmarks.md (sections follow, each owned by one script)
+BENCHMARKS_INTRO = """# Benchmarks
+
+Every number in metaaug's documentation is measured, and this page holds them all. Each section is
+written by one script (through `metaaug.reporting.update_benchmarks_doc`) and names the exact command,
+the hardware, the torch thread count and the wall time that produced it; rerunning the command
+replaces its section. `metaaug benchmark {baselines,unsupervised,hallucination,generation}` runs the
+example scripts behind the larger tables (`--quick` for a smoke run).
+
+How to read the tables:
+
+- **Hardware.** Unless a section says otherwise: a 2-core AMD EPYC CPU without GPU, shared with other
+  jobs while the tables were made. Most runs used one torch thread on one of the two cores, so their
+  wall times are upper bounds of what a quiet machine gives.
+- **Data.** The Omniglot dev split at 28x28 (ink = 1): 6 training alphabets (3700 images, 185
+  characters), used without labels by the unsupervised methods, against Korean + Tagalog (1140
+  images, 57 characters) that no method sees in training.
+- **Uncertainty.** Accuracies are means with 95% confidence intervals (1.96 x std / sqrt(n)) over
+  test tasks or training seeds.
+- **Budgets.** Training budgets are minutes on a CPU instead of the papers' hours on a GPU, so absolute
+  numbers sit below the papers'; rows of one table share a budget unless the table says otherwise.
+"""
+
 
 def hardware_summary() -> str:
     """One line: CPU model, cores, torch threads, GPU if any, torch and Python versions."""
@@ -70,7 +93,7 @@ def update_benchmarks_doc(section: str, body: str, path: str | Path | None = Non
     block = f"{begin}\n{body.rstrip()}\n{end}"
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        text = path.read_text() if path.exists() else "# Benchmarks\n\nMeasured tables; each section names the command, hardware and wall time that produced it.\n"
+        text = path.read_text() if path.exists() else BENCHMARKS_INTRO
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
         if pattern.search(text):
             text = pattern.sub(lambda _: block, text)

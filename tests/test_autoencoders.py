@@ -11,13 +11,7 @@ from metaaug.data import AugmentedDataset
 from metaaug.nets.autoencoders import Encoder, Generator, discriminator
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_thread():
-    """Tiny networks run faster on one thread, and far faster when the cores are shared."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,8 @@ TINY_LOFGAN = ["--param", "epochs=0.05", "--param", "meta_batch_size=2", "--para
 
 
 def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "2"}
+    # one thread: the tiny fits are faster on one than on two cores shared with other jobs
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1", "METAAUG_THREADS": "1"}
     env.pop("METAAUG_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "metaaug", *args], capture_output=True, text=True,
                           timeout=timeout, env=env)

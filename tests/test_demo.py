@@ -1,5 +1,9 @@
 """The main job runs end to end (tiny budgets) and prints every row."""
+import pytest
+
 from metaaug.demo import run_demo
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_demo_on_digits_prints_every_row():

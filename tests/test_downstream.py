@@ -13,13 +13,7 @@ from metaaug.generators.mixup import PixelMixup
 from metaaug.metrics.downstream import downstream_accuracy, labeled_split, mean_ci95
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_thread():
-    """Tiny convs run faster on one thread, and far faster when the cores are shared."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.fixture(scope="module")

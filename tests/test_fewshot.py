@@ -10,6 +10,9 @@ from metaaug.fewshot import (MAMLClassifier, PixelNearestNeighbor, ProtoNetClass
                              mean_ci95, untrained_protonet)
 
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
 @pytest.fixture(scope="module")
 def omniglot_samplers(dev_split):
     (Xtr, ytr), (Xte, yte) = dev_split
@@ -19,7 +22,7 @@ def omniglot_samplers(dev_split):
 @pytest.fixture(scope="module")
 def fitted_protonet(omniglot_samplers):
     train, _ = omniglot_samplers
-    return ProtoNetClassifier(n_iterations=60, random_state=0, verbose=False).fit(train)
+    return ProtoNetClassifier(n_iterations=30, random_state=0, verbose=False).fit(train)
 
 
 def test_mean_ci95_formula():
@@ -31,7 +34,7 @@ def test_mean_ci95_formula():
 
 def test_short_protonet_fit_beats_pixel_nn_and_untrained(fitted_protonet, omniglot_samplers):
     _, test = omniglot_samplers
-    tasks = test.sample_tasks(150, 5, 1, 15, random_state=1)
+    tasks = test.sample_tasks(60, 5, 1, 15, random_state=1)
     proto, _ = fitted_protonet.evaluate(tasks)
     pixel, _ = PixelNearestNeighbor().fit().evaluate(tasks)
     untrained, _ = untrained_protonet((1, 28, 28), random_state=0).evaluate(tasks)
@@ -90,7 +93,8 @@ def test_maml_learns_and_round_trips(digits, tmp_path):
     X, y = digits
     train = LabeledTaskSampler(X[y < 5], y[y < 5])
     tasks = train.sample_tasks(20, 5, 1, 5, random_state=4)
-    clf = MAMLClassifier(n_iterations=15, eval_adaptation_steps=10, random_state=0, verbose=False).fit(train)
+    clf = MAMLClassifier(n_iterations=10, adaptation_steps=2, eval_adaptation_steps=10, random_state=0,
+                         verbose=False).fit(train)
     assert clf.loss_curve_[-5:].mean() < clf.loss_curve_[:5].mean()
     mean, _ = clf.evaluate(tasks)
     assert mean > 0.3  # chance is 0.2
@@ -115,3 +119,16 @@ def test_scratch_and_pixel_baselines(digits):
     t = tasks[0]
     again = ScratchClassifier(steps=10, random_state=0).fit().predict(t.support_x, t.support_y, t.query_x)
     assert torch.equal(again, ScratchClassifier(steps=10, random_state=0).fit().predict(t.support_x, t.support_y, t.query_x))
+
+
+def test_warm_start_continues_training(digits):
+    X, y = digits
+    clf = ProtoNetClassifier(n_iterations=3, meta_batch_size=2, random_state=0, verbose=False).fit(X, y)
+    before = [p.clone() for p in clf.model_.parameters()]
+    restarted = clone(clf).fit(X, y)  # warm_start=False: a refit starts over, identically
+    assert all(torch.equal(a, b) for a, b in zip(before, restarted.model_.parameters()))
+    clf.set_params(warm_start=True, n_iterations=2).fit(X, y)
+    assert clf.n_iterations_done_ == 5 and len(clf.loss_curve_) == 5
+    assert any(not torch.equal(a, b) for a, b in zip(before, clf.model_.parameters()))
+    with pytest.raises(ValueError, match="warm_start"):
+        clf.fit(torch.rand(100, 1, 6, 6), torch.arange(100) % 5)

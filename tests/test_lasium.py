@@ -207,10 +207,21 @@ def test_sampling_uses_eval_mode_and_restores_it(vae_lasium):
 
 
 def test_query_shift_moves_queries_only(vae_lasium):
-    plain = vae_lasium.sample_tasks(3, 5, 1, 4, random_state=3)
+    plain = variant(vae_lasium, query_shift=0).sample_tasks(3, 5, 1, 4, random_state=3)
     shifted = variant(vae_lasium, query_shift=2).sample_tasks(3, 5, 1, 4, random_state=3)
     assert all(torch.equal(a.support_x, b.support_x) for a, b in zip(plain, shifted))
     assert not all(torch.equal(a.query_x, b.query_x) for a, b in zip(plain, shifted))
+
+
+def test_default_query_shift_is_5px_at_28px_scaled_to_image_size(vae_lasium):
+    assert vae_lasium.query_shift is None and vae_lasium._query_shift() == 1  # 8x8 digits
+    assert variant(vae_lasium, query_shift=3)._query_shift() == 3
+    las_28 = copy.copy(vae_lasium)
+    las_28.image_shape_ = (1, 28, 28)
+    assert las_28._query_shift() == 5
+    las_84 = copy.copy(vae_lasium)
+    las_84.image_shape_ = (3, 84, 84)
+    assert las_84._query_shift() == 15
 
 
 def test_save_load_gives_identical_tasks(tmp_path, vae_lasium, gan_lasium):

@@ -179,14 +179,27 @@ def test_generate_is_deterministic_and_cache_does_not_change_outputs(fitted, dig
     assert torch.equal(fresh.generate(seeds, 5, random_state=11), a)
 
 
-def test_thread_setting_is_restored(fitted, digits):
+def test_threads_untouched_by_default_and_restored_when_asked(fitted, digits, monkeypatch):
     X, _ = digits
+    calls = []
+    real_set = torch.set_num_threads
+
+    def spy(n):
+        calls.append(n)
+        real_set(n)
+
     torch.set_num_threads(2)
     try:
+        monkeypatch.setattr(torch, "set_num_threads", spy)
+        assert fitted.n_threads is None
         fitted.generate(X[:3], 2, random_state=0)
-        assert torch.get_num_threads() == 2
+        assert calls == [] and torch.get_num_threads() == 2
+        asked = copy.deepcopy(fitted).set_params(n_threads=1)
+        asked.clear_cache()
+        asked.generate(X[:3], 2, random_state=0)
+        assert calls == [1, 2, 1, 2] and torch.get_num_threads() == 2  # adaptation, then sampling
     finally:
-        torch.set_num_threads(1)
+        real_set(1)
 
 
 def test_fit_is_deterministic(digits):

@@ -54,6 +54,20 @@ def episode_labels(n_tasks: int, n_ways: int, per_class: int) -> torch.Tensor:
     return torch.arange(n_ways).repeat_interleave(per_class).expand(n_tasks, -1)
 
 
+def episodes_from_blocks(support: torch.Tensor, query: torch.Tensor, n_ways: int, k_shot: int,
+                         k_query: int) -> list[Task]:
+    """Tasks from ``(n_tasks, n_ways * k_shot, C, H, W)`` support and
+    ``(n_tasks, n_ways * k_query, C, H, W)`` query images, each grouped by class.
+
+    The tasks are views of the two blocks (no copy).
+    """
+    n_tasks = support.shape[0]
+    support_y = episode_labels(n_tasks, n_ways, k_shot)
+    query_y = episode_labels(n_tasks, n_ways, k_query)
+    return [Task(*parts) for parts in zip(support.unbind(0), support_y.unbind(0), query.unbind(0),
+                                          query_y.unbind(0))]
+
+
 def split_episodes(images: torch.Tensor, n_ways: int, k_shot: int, k_query: int) -> list[Task]:
     """Cut ``(n_tasks, n_ways, k_shot + k_query, C, H, W)`` images into tasks.
 
@@ -63,9 +77,7 @@ def split_episodes(images: torch.Tensor, n_ways: int, k_shot: int, k_query: int)
     shape = images.shape[3:]
     support = images[:, :, :k_shot].reshape(n_tasks, n_ways * k_shot, *shape)
     query = images[:, :, k_shot:].reshape(n_tasks, n_ways * k_query, *shape)
-    support_y = episode_labels(n_tasks, n_ways, k_shot)
-    query_y = episode_labels(n_tasks, n_ways, k_query)
-    return [Task(support[t], support_y[t], query[t], query_y[t]) for t in range(n_tasks)]
+    return episodes_from_blocks(support, query, n_ways, k_shot, k_query)
 
 
 class LabeledTaskSampler:
@@ -127,6 +139,11 @@ class LabeledTaskSampler:
         keys = keys.masked_fill(~valid, 2.0)
         offsets = keys.argsort(dim=-1)[..., :per_class]
         positions = self.starts[class_pick].unsqueeze(-1) + offsets
-        flat = torch.index_select(self._sorted_flat, 0, positions.reshape(-1))
-        images = flat.view(n_tasks, n_ways, per_class, *self.X.shape[1:])
-        return split_episodes(images, n_ways, k_shot, k_query)
+        # one gather straight into the [all supports | all queries] layout: no second copy
+        n_support = n_tasks * n_ways * k_shot
+        order = torch.cat([positions[..., :k_shot].reshape(-1), positions[..., k_shot:].reshape(-1)])
+        flat = torch.index_select(self._sorted_flat, 0, order)
+        shape = self.X.shape[1:]
+        support = flat[:n_support].view(n_tasks, n_ways * k_shot, *shape)
+        query = flat[n_support:].view(n_tasks, n_ways * k_query, *shape)
+        return episodes_from_blocks(support, query, n_ways, k_shot, k_query)

@@ -68,18 +68,31 @@ class FewShotClassifier(MetaaugEstimator):
         """Meta-train on tasks from ``sampler`` (or from labeled images ``(X, y)``).
 
         Runs ``n_iterations`` meta-updates of ``meta_batch_size`` tasks each, or
-        until ``max_time`` seconds, with a tqdm progress bar.
+        until ``max_time`` seconds, with a tqdm progress bar. With
+        ``warm_start=True`` a fitted model continues from its current weights
+        (fresh optimizer state); ``n_iterations_done_``, ``fit_time_`` and
+        ``loss_curve_`` then accumulate over the calls.
         """
         self._validate_params()
         sampler = as_sampler(sampler, y)
         rng = check_rng(self.random_state)
         probe = sampler.sample_tasks(1, n_ways=self.n_ways, k_shot=self.k_shot, k_query=self.k_query,
                                      random_state=draw_seed(rng))[0]
-        self.image_shape_ = tuple(int(s) for s in probe.support_x.shape[1:])
+        image_shape = tuple(int(s) for s in probe.support_x.shape[1:])
+        resume = bool(getattr(self, "warm_start", False)) and hasattr(self, "model_")
+        if resume and image_shape != self.image_shape_:
+            raise ValueError(f"warm_start: the model was fitted on images {self.image_shape_}, "
+                             f"the sampler gives {image_shape}")
+        previous = ((self.n_iterations_done_, self.fit_time_, self.loss_curve_) if resume
+                    else (0, 0.0, np.zeros(0, dtype=np.float32)))
+        self.image_shape_ = image_shape
+        if resume:  # new tasks, not a replay of the first call's stream
+            rng = np.random.default_rng([draw_seed(rng), int(previous[0])])
         device = self._device()
         losses: list[float] = []
         with torch_seeded(rng):
-            self._build_modules()
+            if not resume:
+                self._build_modules()
             self.model_.to(device).train()
             optimizer = self._make_optimizer()
             budget = TrainingBudget(self.n_iterations, self.max_time, type(self).__name__,
@@ -95,9 +108,9 @@ class FewShotClassifier(MetaaugEstimator):
                 if len(losses) % 20 == 0:
                     budget.set_postfix(loss=float(np.mean(losses[-20:])))
         self.model_.eval()
-        self.n_iterations_done_ = budget.completed
-        self.fit_time_ = budget.elapsed
-        self.loss_curve_ = np.asarray(losses, dtype=np.float32)
+        self.n_iterations_done_ = previous[0] + budget.completed
+        self.fit_time_ = previous[1] + budget.elapsed
+        self.loss_curve_ = np.concatenate([previous[2], np.asarray(losses, dtype=np.float32)])
         return self
 
     def predict(self, support_x: Any, support_y: Any, query_x: Any) -> torch.Tensor:

@@ -38,6 +38,9 @@ class MAMLClassifier(FewShotClassifier):
         Filters per conv4 block.
     max_time, verbose, random_state, device
         As for every estimator.
+    warm_start : bool
+        If True, ``fit`` on a fitted model continues meta-training from its
+        current weights instead of starting over (sklearn's convention).
 
     Notes
     -----
@@ -58,7 +61,7 @@ class MAMLClassifier(FewShotClassifier):
                  meta_batch_size: int = 4, lr: float = 1e-3, inner_lr: float = 0.4, adaptation_steps: int = 5,
                  eval_adaptation_steps: int = 50, first_order: bool = False, hidden: int = 64,
                  max_time: float | None = None, verbose: bool = True, random_state: Any = None,
-                 device: str = "auto") -> None:
+                 device: str = "auto", warm_start: bool = False) -> None:
         self.n_ways = n_ways
         self.k_shot = k_shot
         self.k_query = k_query
@@ -74,6 +77,7 @@ class MAMLClassifier(FewShotClassifier):
         self.verbose = verbose
         self.random_state = random_state
         self.device = device
+        self.warm_start = warm_start
 
     def _validate_params(self) -> None:
         super()._validate_params()

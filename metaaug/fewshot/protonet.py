@@ -43,6 +43,9 @@ class ProtoNetClassifier(FewShotClassifier):
         Show a progress bar.
     random_state : None, int or Generator
     device : "auto", "cpu" or "cuda"
+    warm_start : bool
+        If True, ``fit`` on a fitted model continues meta-training from its
+        current weights instead of starting over (sklearn's convention).
 
     Notes
     -----
@@ -53,7 +56,8 @@ class ProtoNetClassifier(FewShotClassifier):
 
     def __init__(self, n_ways: int = 5, k_shot: int = 1, k_query: int = 15, n_iterations: int = 2000,
                  meta_batch_size: int = 4, lr: float = 1e-3, hidden: int = 64, max_time: float | None = None,
-                 verbose: bool = True, random_state: Any = None, device: str = "auto") -> None:
+                 verbose: bool = True, random_state: Any = None, device: str = "auto",
+                 warm_start: bool = False) -> None:
         self.n_ways = n_ways
         self.k_shot = k_shot
         self.k_query = k_query
@@ -65,6 +69,7 @@ class ProtoNetClassifier(FewShotClassifier):
         self.verbose = verbose
         self.random_state = random_state
         self.device = device
+        self.warm_start = warm_start
 
     def _build_modules(self) -> None:
         channels, height, _ = self.image_shape_

@@ -436,8 +436,11 @@ class IntAE(InterpolativeAutoencoder):
     reconstructs both (L1) and decodes ``slerp(E(A), E(B), 1 - alpha)``; an LSGAN
     critic (the encoder layout with one output) scores those interpolations
     against real augmented images ``C``. Loss: ``L_recon / 2 + adversarial_weight
-    * L_interp`` with ``L_recon`` the sum of the two reconstruction errors and
-    ``L_interp`` the LSGAN generator loss.
+    * L_interp`` with ``L_recon`` the sum of the two reconstruction errors (L1
+    summed over the pixels of an image, averaged over the batch) and
+    ``L_interp`` the LSGAN generator loss. ``loss_history_`` reports this loss
+    divided by the number of pixels per image (per-pixel units, like the other
+    models).
 
     Parameters
     ----------
@@ -480,6 +483,10 @@ class IntAE(InterpolativeAutoencoder):
     * Default ``width=32``, ``epochs=20`` (CPU budget); ``width=64`` is the paper's.
     * The critic uses Adam (lr as the autoencoder, betas 0.5 / 0.999); being
       adversarial, the model keeps a constant learning rate.
+    * The reconstruction term is read as a per-image pixel sum (so at the
+      default ``adversarial_weight=1`` the adversarial term is ``1 / (C H W)``
+      of a per-pixel L1): with a per-pixel mean weighed 1:1 against the LSGAN
+      loss, training on Omniglot collapsed to decoding noise.
     """
 
     def __init__(self, adversarial_weight: float = 1.0, latent_dim: int | None = None, width: int = 32,
@@ -511,9 +518,14 @@ class IntAE(InterpolativeAutoencoder):
         za, zb = self.encoder_(torch.cat([a, b])).split(n)
         decoded = self.decoder_(torch.cat([za, zb, slerp(za, zb, 1 - alpha)]))
         reconstruction, interpolation = decoded[:2 * n], decoded[2 * n:]
-        recon_loss = (reconstruction - torch.cat([a, b])).abs().mean()  # = (L_A + L_B) / 2
+        recon_loss = (reconstruction - torch.cat([a, b])).abs().mean()  # = (L_A + L_B) / 2 per pixel
         adversarial = (self.discriminator_(interpolation).view(-1) - 1).pow(2).mean()
-        return recon_loss + self.adversarial_weight * adversarial, interpolation, c
+        # L_recon is a per-image *sum* of absolute errors; dividing the adversarial term by the pixel
+        # count instead keeps the loss per pixel with the same gradients up to a factor Adam ignores.
+        # Weighing a per-pixel mean against it 1:1 lets the critic swamp reconstruction (the model
+        # decoded noise on the dev split).
+        pixels = a[0].numel()
+        return recon_loss + self.adversarial_weight * adversarial / pixels, interpolation, c
 
 
 class AugIntAE(InterpolativeAutoencoder):
