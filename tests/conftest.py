@@ -9,7 +9,8 @@ import torch
 
 from metaaug.data import default_omniglot_root, load_digits, load_dev_split
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# The test networks are tiny: one thread runs them faster than two, and far faster on shared cores.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -29,29 +30,9 @@ def dev_split(omniglot_root):
     return load_dev_split(omniglot_root)
 
 
-@pytest.fixture(scope="module")
-def single_torch_thread():
-    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures("single_torch_thread")``).
-
-    Tiny networks run faster on one thread than on two, and several times faster when the two cores
-    are shared with other jobs.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(scope="session")
 def digits():
     """sklearn digits as (X (1797, 1, 8, 8), y)."""
     return load_digits()
 
-
-@pytest.fixture(scope="module")
-def single_thread():
-    """One torch thread for a module: small conv nets run faster so, and far faster on shared cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)

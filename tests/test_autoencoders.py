@@ -11,7 +11,6 @@ from metaaug.data import AugmentedDataset
 from metaaug.nets.autoencoders import Encoder, Generator, discriminator
 
 
-pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,6 @@ import metaaug
 from metaaug.base import MetaaugEstimator
 from metaaug.data import LabeledTaskSampler, load_digits
 
-pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 SAMPLER, GENERATOR, CLASSIFIER = "sampler", "generator", "classifier"
 

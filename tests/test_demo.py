@@ -3,7 +3,6 @@ import pytest
 
 from metaaug.demo import run_demo
 
-pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_demo_on_digits_prints_every_row():

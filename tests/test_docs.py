@@ -17,7 +17,6 @@ import metaaug.data
 from metaaug.data import load_digits
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 # training lengths -> a few steps; Omniglot's 28x28 -> digits' 8x8
 TINY = [

@@ -13,7 +13,6 @@ from metaaug.generators.mixup import PixelMixup
 from metaaug.metrics.downstream import downstream_accuracy, labeled_split, mean_ci95
 
 
-pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from metaaug.fewshot import (MAMLClassifier, PixelNearestNeighbor, ProtoNetClass
                              mean_ci95, untrained_protonet)
 
 
-pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")

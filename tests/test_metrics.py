@@ -28,7 +28,6 @@ from metaaug.metrics import (
     prototype_faithfulness,
 )
 
-pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def flatten(images: torch.Tensor) -> torch.Tensor:

@@ -446,35 +446,13 @@ class IntAE(InterpolativeAutoencoder):
     ----------
     adversarial_weight : float, default 1.0
         Weight of the adversarial interpolation loss.
-    latent_dim : int or None, default None
-        Latent size; None picks the paper's (32 for "infogan", 512 for "dcgan").
-    width : int, default 32
-        Base channel count (the paper's InfoGAN layout is ``width=64``).
-    architecture : {"auto", "infogan", "dcgan"}, default "auto"
-        "auto": "infogan" up to 28 px, "dcgan" beyond (32, 64, 128 px).
-    augmentation : {"auto", "characters", "natural", "none"}, default "auto"
-        Ranges of the training augmentations (:class:`metaaug.augment.AffineRanges`);
-        "auto" is "characters" for one channel, "natural" otherwise.
-    epochs : int, default 20
-        Passes over ``X``.
-    batch_size : int, default 64
-    lr : float, default 1e-3
-        Adam learning rate.
-    max_time : float or None, default None
-        Stop after this many seconds.
-    verbose : bool, default True
-        Show a tqdm progress bar.
-    random_state : None, int or Generator
-    device : "auto", "cpu", "cuda", ...
+    latent_dim, width, architecture, augmentation, epochs, batch_size, lr, max_time, verbose, random_state, device
+        As for :class:`AE`.
 
     Attributes
     ----------
-    image_shape_ : (C, H, W)
-    architecture_, latent_dim_ : the resolved layout and latent size
-    encoder_, decoder_ : the trained networks (``metaaug.nets.autoencoders``)
-    loss_history_ : list of float, mean training loss per epoch
-    n_steps_, fit_time_ : optimisation steps run and seconds taken
-
+    image_shape_, architecture_, latent_dim_, encoder_, decoder_, loss_history_, n_steps_, fit_time_
+        As for :class:`AE`.
     discriminator_ : the LSGAN critic
     k_ : float, final value of the critic-balance variable
 
@@ -551,35 +529,13 @@ class AugIntAE(InterpolativeAutoencoder):
     perceptual : bool, default False
         Add the "autoperceptual" loss: L1 between the frozen current encoder's
         feature maps of output and target, weighted equally with the pixel L1.
-    latent_dim : int or None, default None
-        Latent size; None picks the paper's (32 for "infogan", 512 for "dcgan").
-    width : int, default 32
-        Base channel count (the paper's InfoGAN layout is ``width=64``).
-    architecture : {"auto", "infogan", "dcgan"}, default "auto"
-        "auto": "infogan" up to 28 px, "dcgan" beyond (32, 64, 128 px).
-    augmentation : {"auto", "characters", "natural", "none"}, default "auto"
-        Ranges of the training augmentations (:class:`metaaug.augment.AffineRanges`);
-        "auto" is "characters" for one channel, "natural" otherwise.
-    epochs : int, default 20
-        Passes over ``X``.
-    batch_size : int, default 64
-    lr : float, default 1e-3
-        Adam learning rate.
-    max_time : float or None, default None
-        Stop after this many seconds.
-    verbose : bool, default True
-        Show a tqdm progress bar.
-    random_state : None, int or Generator
-    device : "auto", "cpu", "cuda", ...
+    latent_dim, width, architecture, augmentation, epochs, batch_size, lr, max_time, verbose, random_state, device
+        As for :class:`AE`.
 
     Attributes
     ----------
-    image_shape_ : (C, H, W)
-    architecture_, latent_dim_ : the resolved layout and latent size
-    encoder_, decoder_ : the trained networks (``metaaug.nets.autoencoders``)
-    loss_history_ : list of float, mean training loss per epoch
-    n_steps_, fit_time_ : optimisation steps run and seconds taken
-
+    image_shape_, architecture_, latent_dim_, encoder_, decoder_, loss_history_, n_steps_, fit_time_
+        As for :class:`AE`.
     discriminator_ : the LSGAN critic (only with ``adversarial=True``)
     k_ : float, final value of ``k``
 
