@@ -23,7 +23,7 @@ import torch
 
 from metaaug import AugIntAE
 from metaaug.data import load_dev_split
-from metaaug.reporting import command_line, hardware_summary, markdown_table, update_benchmarks_doc
+from metaaug.reporting import markdown_table, provenance, update_benchmarks_doc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from autoencoder_generalisation import default_models_dir, fit_stats_path, load_or_fit_models  # noqa: E402
@@ -78,9 +78,7 @@ def main() -> None:
     body = "\n".join([
         "## AugIntAE: speed",
         "",
-        f"Command: `{command_line()}` (both cores to itself)  ",
-        f"Hardware: {hardware_summary()}  ",
-        f"Wall time: {time.perf_counter() - start:.0f} s",
+        *provenance(f"{time.perf_counter() - start:.0f} s", note="both cores to itself"),
         "",
         markdown_table(rows),
     ])

@@ -41,7 +41,7 @@ from metaaug.nets.lofgan import (
     local_fusion_target,
     preset_config,
 )
-from metaaug.reporting import command_line, hardware_summary, markdown_table, update_benchmarks_doc
+from metaaug.reporting import markdown_table, provenance, update_benchmarks_doc
 
 OFFICIAL_REFERENCE_S = (47.0, 55.0)
 
@@ -146,9 +146,8 @@ def main() -> None:
         text = "\n".join([
             "## LoFGAN small preset: training speed",
             "",
-            f"Command: `{command_line()}` ({args.threads} thread(s), on a machine shared with other jobs)  ",
-            f"Hardware: {hardware_summary()}  ",
-            f"Wall time of the whole run: {time.perf_counter() - start:.0f} s",
+            *provenance(f"{time.perf_counter() - start:.0f} s (whole run)",
+                        note=f"{args.threads} thread(s), on a machine shared with other jobs"),
             "",
             f"`LoFGAN()` defaults (small preset) on the dev split (3700 images, 28 px, labels), "
             f"{args.threads} thread(s): {small['steps']} steps in {small['wall s']:.1f} s wall, "
@@ -173,9 +172,7 @@ def main() -> None:
     body = [
         "## LoFGAN training step (paper preset, CPU)",
         "",
-        f"Command: `{command_line()}` (nothing else heavy running, {args.threads} threads)  ",
-        f"Hardware: {hardware_summary()}  ",
-        f"Wall time of the whole run: {total:.0f} s",
+        *provenance(f"{total:.0f} s (whole run)", note=f"nothing else heavy running, {args.threads} threads"),
         "",
         f"`paper` preset, 8 tasks x 3 RGB images, {args.size} px, {args.n_classes} classes, "
         f"{args.threads} threads, anomaly detection off, one untimed warm-up step, then the mean of the "

@@ -38,7 +38,7 @@ from metaaug.fewshot import ProtoNetClassifier
 from metaaug.generators.mixup import PixelMixup
 from metaaug.metrics.downstream import mean_ci95
 from metaaug.metrics.faithfulness import prototype_faithfulness
-from metaaug.reporting import command_line, hardware_summary, markdown_table, update_benchmarks_doc
+from metaaug.reporting import markdown_table, provenance, update_benchmarks_doc
 
 MODEL_NAMES = ("AE", "IntAE", "AugIntAE")
 
@@ -125,9 +125,7 @@ def main() -> None:
     body = "\n".join([
         "## AE / IntAE / AugIntAE: class faithfulness on novel characters",
         "",
-        f"Command: `{command_line()}`  ",
-        f"Hardware: {hardware_summary()}  ",
-        f"Wall time: {total / 60:.1f} min (ProtoNet {protonet_note})",
+        *provenance(f"{total / 60:.1f} min (ProtoNet {protonet_note})"),
         "",
         "ProtoNets judge (conv4, 20-way 2-shot episodes, trained on the labeled training alphabets only, "
         f"{args.protonet_time:.0f} s budget). {args.trials} trials of 20 random Korean / Tagalog characters with 2 "

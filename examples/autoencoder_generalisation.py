@@ -34,7 +34,7 @@ from metaaug.base import TrainingBudget
 from metaaug.data import load_dev_split, load_digits
 from metaaug.metrics.features import default_cache_dir
 from metaaug.nets.autoencoders import Encoder, Generator
-from metaaug.reporting import command_line, hardware_summary, markdown_table, update_benchmarks_doc
+from metaaug.reporting import markdown_table, provenance, update_benchmarks_doc
 from metaaug.augment import augmentation_triplets
 
 MODEL_CLASSES = {"AE": AE, "IntAE": IntAE, "AugIntAE": AugIntAE}
@@ -200,10 +200,9 @@ def main() -> None:
     body = "\n".join([
         "## AE / IntAE / AugIntAE: reconstruction on training vs novel domains",
         "",
-        f"Command: `{command_line()}` (after fitting each model in its own run with `--models NAME --no-doc`)  ",
-        f"Hardware: {hardware_summary()}  ",
-        f"Wall time: {total / 60:.1f} min for this run; fit times of each model below (cached models are "
-        "loaded, not refitted)",
+        *provenance(f"{total / 60:.1f} min for this run; fit times of each model below (cached models are "
+                    "loaded, not refitted)",
+                    note="after fitting each model in its own run with `--models NAME --no-doc`"),
         "",
         f"Trained unlabeled on the 6 training alphabets (3700 images, 28 px), width {args.width}, "
         f"{args.epochs} epochs (the estimators' default is 20). Mean per-pixel L1 reconstruction error "

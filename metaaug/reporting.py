@@ -64,6 +64,20 @@ def command_line() -> str:
     return "python " + " ".join(shlex.quote(a) for a in argv)
 
 
+def provenance(wall_time: str, note: str = "") -> list[str]:
+    """The "Command / Hardware / Wall time" lines every benchmark section starts with.
+
+    Parameters
+    ----------
+    wall_time : str
+        Already formatted, e.g. ``"42 s"``.
+    note : str
+        Appended to the command line in parentheses (how the run was set up), if given.
+    """
+    suffix = f" ({note})" if note else ""
+    return [f"Command: `{command_line()}`{suffix}  ", f"Hardware: {hardware_summary()}  ", f"Wall time: {wall_time}"]
+
+
 def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
     """A GitHub markdown table from a list of dicts (column order from the first row)."""
     if not rows:
