@@ -85,7 +85,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--results", default=None, help="folder of per-row JSON results: written after each row, "
                    "rows already there are not rerun")
     p.add_argument("--assemble", action="store_true", help="build the table from --results only (no training)")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="with --assemble: leave out requested rows without a result (else 'not run (budget)')")
     p.add_argument("--note", default="", help="a paragraph written above the table (budgets, settings)")
+    p.add_argument("--note-file", type=Path, default=None,
+                   help="read that paragraph from a file (keeps the quoted command short)")
     p.add_argument("--update-docs", action="store_true", help="write the table into docs/benchmarks.md")
     p.add_argument("--section", default="unsupervised-meta-learning", help="docs/benchmarks.md section name")
     args = p.parse_args()
@@ -239,6 +243,8 @@ def main() -> None:
             saved = result_path(args.results, row, shot) if args.results else None
             if saved is not None and saved.is_file():
                 result = json.loads(saved.read_text())
+            elif args.assemble and args.skip_missing:
+                continue
             elif args.assemble:
                 result = not_run(row, shot)
             else:
@@ -255,6 +261,8 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps({"command": command_line(), "wall_s": wall, "rows": results}, indent=1))
     if args.update_docs:
+        if args.note_file is not None:
+            args.note = args.note_file.read_text().strip()
         if args.assemble:
             commands = sorted({r["command"] for r in results if "command" in r})
             hardware = sorted({r["hardware"] for r in results if "hardware" in r})

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from metaaug.augment import AffineRanges
 from metaaug.samplers.lasium import LASIUM
 
 FAST = dict(hidden=4, epochs=1, batch_size=256, device="cpu")
@@ -213,6 +214,22 @@ def test_query_shift_moves_queries_only(vae_lasium):
     assert not all(torch.equal(a.query_x, b.query_x) for a, b in zip(plain, shifted))
 
 
+@pytest.mark.parametrize("augmentation", ["affine", AffineRanges(rotation=(0.0, 0.0), scale=(1.0, 1.0),
+                                                                shear=(0.0, 0.0))])
+def test_query_augmentation_changes_queries_only(vae_lasium, augmentation):
+    plain = variant(vae_lasium, query_augmentation="none").sample_tasks(3, 5, 1, 4, random_state=3)
+    augmented = variant(vae_lasium, query_augmentation=augmentation).sample_tasks(3, 5, 1, 4, random_state=3)
+    assert all(torch.equal(a.support_x, b.support_x) for a, b in zip(plain, augmented))
+    assert not all(torch.equal(a.query_x, b.query_x) for a, b in zip(plain, augmented))
+    assert all(float(t.query_x.min()) >= 0 and float(t.query_x.max()) <= 1 for t in augmented)
+
+
+def test_query_augmentation_none_ignores_query_shift(vae_lasium):
+    plain = variant(vae_lasium, query_shift=0).sample_tasks(2, 5, 1, 4, random_state=5)
+    none = variant(vae_lasium, query_shift=3, query_augmentation="none").sample_tasks(2, 5, 1, 4, random_state=5)
+    assert all(torch.equal(a.query_x, b.query_x) for a, b in zip(plain, none))
+
+
 def test_default_query_shift_is_5px_at_28px_scaled_to_image_size(vae_lasium):
     assert vae_lasium.query_shift is None and vae_lasium._query_shift() == 1  # 8x8 digits
     assert variant(vae_lasium, query_shift=3)._query_shift() == 3
@@ -273,6 +290,7 @@ def test_not_fitted():
     (dict(alpha=1.5), "alpha"),
     (dict(epsilon=-1.0), "epsilon"),
     (dict(query_shift=-2), "query_shift"),
+    (dict(query_augmentation="crop"), "query_augmentation"),
 ])
 def test_bad_parameters(X_digits, params, match):
     with pytest.raises(ValueError, match=match):
@@ -328,3 +346,21 @@ def test_protonet_learns_from_lasium_tasks(digits):
     untrained_acc, _ = untrained.evaluate(held_out)
     assert clf.loss_curve_[-10:].mean() < clf.loss_curve_[:10].mean()
     assert trained_acc > untrained_acc + 0.05, (trained_acc, untrained_acc)
+
+
+def _conv_weights(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p for p in module.parameters() if p.dim() == 4]
+
+
+def test_backends_are_channels_last_after_fit_and_load_and_match_the_default_layout(tmp_path, vae_lasium):
+    loaded = LASIUM.load(vae_lasium.save(tmp_path / "vae.pt"))
+    for las in (vae_lasium, loaded):
+        weights = _conv_weights(las.backend_)
+        assert weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
+    default_layout = copy.deepcopy(vae_lasium.backend_).to(memory_format=torch.contiguous_format).eval()
+    assert not all(w.is_contiguous(memory_format=torch.channels_last) for w in _conv_weights(default_layout))
+    latents = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fast = loaded.backend_.eval().decode(latents)
+        reference = default_layout.decode(latents)
+    assert torch.allclose(fast, reference, atol=1e-5)

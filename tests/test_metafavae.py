@@ -158,6 +158,35 @@ def test_adaptation_changes_the_copy_and_fits_the_seeds(digits):
     assert error_adapted < error_global
 
 
+def test_kl_reduction_mean_divides_the_kl_by_latent_size_times_batch():
+    torch.manual_seed(0)
+    x = torch.rand(4, 1, 8, 8)
+    nets = FAVAE(FAVAEConfig(1, 8, 8, latent_dim=8, noise_dim=8, hidden_channels=8))
+    losses = {}
+    for reduction in ("sum", "mean"):
+        model = tiny(kl_reduction=reduction, beta=1.0)
+        torch.manual_seed(1)
+        losses[reduction] = float(model._vae_loss(nets, x).detach())
+    model = tiny(beta=0.0)
+    torch.manual_seed(1)
+    reconstruction = float(model._vae_loss(nets, x).detach())
+    kl_sum, kl_mean = losses["sum"] - reconstruction, losses["mean"] - reconstruction
+    assert kl_sum > 0
+    assert kl_mean == pytest.approx(kl_sum / 8, rel=1e-4)
+
+
+def test_generator_reconstruction_term_pulls_g_toward_the_seeds(digits):
+    X, _ = digits
+    seeds = X[1600:1604]
+    errors = {}
+    for weight in (0.0, 10.0):
+        model = tiny(lambda_rec=weight, inner_iterations=4, n_g_steps=5).fit(X[:400], digits[1][:400])
+        adapted = model.adapt(seeds)
+        with torch.no_grad():
+            errors[weight] = float(model._generator_reconstruction(adapted, seeds))
+    assert errors[10.0] < errors[0.0]
+
+
 def test_generate_is_deterministic_and_cache_does_not_change_outputs(fitted, digits):
     X, _ = digits
     seeds = X[1700:1703]
@@ -254,6 +283,10 @@ def test_bad_input(fitted, digits):
         tiny().fit(X[:53], few)
     with pytest.raises(ValueError, match="gan_loss"):
         tiny(gan_loss="wgan").fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="kl_reduction"):
+        tiny(kl_reduction="max").fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="lambda_rec"):
+        tiny(lambda_rec=-1.0).fit(X[:100], y[:100])
     with pytest.raises(ValueError, match="n_seeds"):
         tiny(n_seeds=0).fit(X[:100], y[:100])
     with pytest.raises(ValueError, match="divisible by 2"):

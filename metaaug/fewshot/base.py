@@ -92,7 +92,7 @@ class FewShotClassifier(MetaaugEstimator):
         losses: list[float] = []
         with torch_seeded(rng):
             if not resume:
-                self._build_modules()
+                self._init_modules()
             self.model_.to(device).train()
             optimizer = self._make_optimizer()
             budget = TrainingBudget(self.n_iterations, self.max_time, type(self).__name__,

@@ -9,6 +9,7 @@ from metaaug._random import check_rng, torch_seeded
 from metaaug.fewshot.adaptation import finetune_and_predict
 from metaaug.fewshot.base import FewShotClassifier, check_support
 from metaaug.nets.conv4 import Conv4Classifier
+from metaaug.nets.layout import to_channels_last
 
 
 class _NoMetaTraining(FewShotClassifier):
@@ -77,7 +78,7 @@ class ScratchClassifier(_NoMetaTraining):
         sx, sy, qx = check_support(support_x, support_y, query_x)
         n_ways = max(self.n_ways, int(sy.max()) + 1)
         with torch_seeded(check_rng(self.random_state)):
-            model = Conv4Classifier(n_ways, sx.shape[1], self.hidden, sx.shape[2])
+            model = to_channels_last(Conv4Classifier(n_ways, sx.shape[1], self.hidden, sx.shape[2]))
         device = self._device()
         model.to(device)
         return finetune_and_predict(model, sx.to(device), sy.to(device), qx.to(device), self.lr, self.steps).cpu()
@@ -90,7 +91,7 @@ def untrained_protonet(image_shape: tuple[int, int, int], random_state: Any = No
     clf = ProtoNetClassifier(random_state=random_state, verbose=False)
     clf.image_shape_ = tuple(image_shape)
     with torch_seeded(check_rng(random_state)):
-        clf._build_modules()
+        clf._init_modules()
     clf.model_.to(clf._device()).eval()
     return clf
 

@@ -132,7 +132,7 @@ class InterpolativeAutoencoder(MetaaugEstimator):
         n_steps = int(self.epochs) * steps_per_epoch
         ranges = self._ranges()
         with torch_seeded(rng):
-            self._build_modules()
+            self._init_modules()
             modules = [self.encoder_, self.decoder_]
             optimiser = torch.optim.Adam([p for m in modules for p in m.parameters()], lr=self.lr)
             critic = getattr(self, "discriminator_", None)

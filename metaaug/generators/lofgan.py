@@ -289,7 +289,7 @@ class LoFGAN(MetaaugEstimator):
         class_ids = torch.from_numpy(np.searchsorted(self.classes_, self.labels_[keep.numpy()]))
         n_steps = max(1, math.ceil(float(self.epochs) * int(keep.sum()) / self.meta_batch_size))
         with torch_seeded(rng):
-            self._build_modules()
+            self._init_modules()
             kaiming_init(self.generator_)
             kaiming_init(self.discriminator_)
             sampler = _ClassTaskSampler(to_tanh_range(X[keep]).to(device), class_ids.to(device), int(self.k_shot))

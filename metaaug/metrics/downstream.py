@@ -21,6 +21,7 @@ from metaaug.base import resolve_device
 from metaaug.data.adapters import AugmentedDataset
 from metaaug.data.images import as_images, as_labels
 from metaaug.nets.conv4 import Conv4Classifier
+from metaaug.nets.layout import to_channels_last
 
 
 def mean_ci95(values: Any) -> tuple[float, float]:
@@ -89,7 +90,7 @@ def _train_one_seed(augmenter: Any, X_train: torch.Tensor, y_train: torch.Tensor
         n_real_batch = batch_size
     n_fake_batch = batch_size - n_real_batch if augmented is not None else 0
     with torch_seeded(rng):
-        model = Conv4Classifier(n_classes, X_train.shape[1], hidden, X_train.shape[-1]).to(device)
+        model = to_channels_last(Conv4Classifier(n_classes, X_train.shape[1], hidden, X_train.shape[-1])).to(device)
         optimiser = torch.optim.Adam(model.parameters(), lr=lr)
         model.train()
         # same number of steps and images per step with or without an augmenter (fair compute)

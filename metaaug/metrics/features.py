@@ -219,7 +219,7 @@ class DomainFeatureExtractor(MetaaugEstimator):
         self.n_classes_ = int(len(classes))
         start = time.perf_counter()
         with torch_seeded(rng):
-            self._build_modules()
+            self._init_modules()
             network = self.network_
             optimiser = torch.optim.Adam(network.parameters(), lr=self.lr)
             batches_per_epoch = -(-len(X) // int(self.batch_size))

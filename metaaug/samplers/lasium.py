@@ -18,7 +18,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from metaaug._random import RandomState, check_rng, torch_seeded
-from metaaug.augment import apply_params, identity_params
+from metaaug.augment import AffineRanges, apply_params, identity_params, sample_params
 from metaaug.base import MetaaugEstimator, TrainingBudget
 from metaaug.data.images import as_images
 from metaaug.data.tasks import Task, check_task_args, split_episodes
@@ -29,6 +29,7 @@ from metaaug.samplers._grid import TaskPlotMixin
 
 BACKENDS = ("vae", "gan")
 STRATEGIES = ("N", "RO", "OC")
+QUERY_AUGMENTATIONS = ("shift", "affine", "none")
 _DEFAULTS = {  # per backend: latent_dim, hidden, lr, epochs
     "vae": {"latent_dim": 20, "hidden": 16, "lr": 1e-3, "epochs": 20},
     "gan": {"latent_dim": 128, "hidden": 16, "lr": 3e-4, "epochs": 10},
@@ -108,6 +109,15 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         the shifts off. Support images are never shifted. On the Omniglot dev
         split the shifts are worth about 17 points of ProtoNet accuracy (see
         ``docs/benchmarks.md``).
+    query_augmentation : {"shift", "affine", "none"} or AffineRanges, default "shift"
+        How query images are augmented. ``"shift"``: integer shifts of up to
+        ``query_shift`` pixels (the authors' code). ``"affine"``: a random
+        affine transform per query, UMTRA's default ranges
+        (:meth:`AffineRanges.characters` for one channel, ``natural`` for
+        RGB); an :class:`~metaaug.augment.AffineRanges` sets the ranges
+        (saving then needs a string). ``"none"``: queries are left as decoded.
+        Not in the paper, which augments nothing; see ``docs/benchmarks.md``
+        for what each choice is worth on Omniglot.
     binarize : bool, default False
         Threshold decoded images at 0.5. The decoders output per-pixel
         Bernoulli means, i.e. blurred strokes; for binary data such as
@@ -175,7 +185,8 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
                  epsilon: float = 0.0, epochs: int | None = None, max_time: float | None = None,
                  batch_size: int = 128, lr: float | None = None, latent_dim: int | None = None,
                  hidden: int | None = None, beta: float | None = None, mode_seeking: float = 1.0,
-                 query_shift: int | None = None, binarize: bool = False, max_redraws: int = 100,
+                 query_shift: int | None = None, query_augmentation: str | AffineRanges = "shift",
+                 binarize: bool = False, max_redraws: int = 100,
                  decode_batch_size: int = 4096,
                  verbose: bool = False, random_state: RandomState = None, device: str = "auto") -> None:
         self.backend = backend
@@ -192,6 +203,7 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         self.beta = beta
         self.mode_seeking = mode_seeking
         self.query_shift = query_shift
+        self.query_augmentation = query_augmentation
         self.binarize = binarize
         self.max_redraws = max_redraws
         self.decode_batch_size = decode_batch_size
@@ -240,6 +252,9 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         if self.query_shift is not None and (not isinstance(self.query_shift, (int, np.integer))
                                              or self.query_shift < 0):
             raise ValueError(f"query_shift must be None or an int >= 0 (pixels), got {self.query_shift!r}")
+        if not (isinstance(self.query_augmentation, AffineRanges) or self.query_augmentation in QUERY_AUGMENTATIONS):
+            raise ValueError(f"query_augmentation must be one of {QUERY_AUGMENTATIONS} or an AffineRanges, "
+                             f"got {self.query_augmentation!r}")
 
     # ------------------------------------------------------------------ fit
     def _build_modules(self) -> None:
@@ -265,7 +280,7 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
                 self.backend_ = self._fitted_custom_backend(X)
                 self.loss_curve_, self.fit_time_ = np.zeros(0, np.float32), 0.0
             else:
-                self._build_modules()
+                self._init_modules()
                 self.backend_.to(device)
                 train = self._train_vae if self.backend_kind_ == "vae" else self._train_gan
                 losses, budget = train(X, device)
@@ -429,10 +444,11 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
                     images = torch.cat([first, decoded], dim=2)
                 else:
                     images = first
-            if self._query_shift() > 0 and k_query > 0:
+            if self._augments_queries() and k_query > 0:
                 images = images.clone()
                 query = images[:, :, k_shot:].reshape(-1, *self.image_shape_)
-                images[:, :, k_shot:] = self._shift(query).view(n_tasks, n_ways, k_query, *self.image_shape_)
+                images[:, :, k_shot:] = self._augment_queries(query).view(n_tasks, n_ways, k_query,
+                                                                          *self.image_shape_)
         return split_episodes(images, n_ways, k_shot, k_query)
 
     def sample_latents(self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15,
@@ -538,8 +554,20 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
             return int(self.query_shift)
         return max(1, round(5 * min(self.image_shape_[1:]) / 28))
 
-    def _shift(self, images: torch.Tensor) -> torch.Tensor:
-        params = identity_params(len(images))
-        shift = self._query_shift()
-        params[:, 1:3] = torch.randint(-shift, shift + 1, (len(images), 2)).float()
+    def _augments_queries(self) -> bool:
+        if self.query_augmentation == "shift":
+            return self._query_shift() > 0
+        return self.query_augmentation != "none"
+
+    def _augment_queries(self, images: torch.Tensor) -> torch.Tensor:
+        """Query-only augmentation: integer shifts (the authors' code) or a random affine transform."""
+        if self.query_augmentation == "shift":
+            params = identity_params(len(images))
+            shift = self._query_shift()
+            params[:, 1:3] = torch.randint(-shift, shift + 1, (len(images), 2)).float()
+        else:
+            ranges = self.query_augmentation
+            if not isinstance(ranges, AffineRanges):
+                ranges = AffineRanges.characters() if self.image_shape_[0] == 1 else AffineRanges.natural()
+            params = sample_params(len(images), ranges, images.shape[-1])
         return apply_params(images, params)
