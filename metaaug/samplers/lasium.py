@@ -116,8 +116,8 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         (:meth:`AffineRanges.characters` for one channel, ``natural`` for
         RGB); an :class:`~metaaug.augment.AffineRanges` sets the ranges
         (saving then needs a string). ``"none"``: queries are left as decoded.
-        Not in the paper, which augments nothing; see ``docs/benchmarks.md``
-        for what each choice is worth on Omniglot.
+        Not in the paper; on Omniglot the affine transforms score no better
+        than the shifts (``docs/lasium.md``, tuning table).
     binarize : bool, default False
         Threshold decoded images at 0.5. The decoders output per-pixel
         Bernoulli means, i.e. blurred strokes; for binary data such as
