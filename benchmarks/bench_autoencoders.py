@@ -23,7 +23,7 @@ import torch
 
 from metaaug import AugIntAE
 from metaaug.data import load_dev_split
-from metaaug.reporting import markdown_table, provenance, update_benchmarks_doc
+from metaaug.reporting import markdown_table, publish_section, section_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from autoencoder_generalisation import default_models_dir, fit_stats_path, load_or_fit_models  # noqa: E402
@@ -75,16 +75,9 @@ def main() -> None:
                      "result": f"{cpu_min:.1f} CPU-min ({float(default_fit['fit wall s']) / 60:.1f} min wall)",
                      "target": "<= 10 CPU-min", "threads": default_fit.get("threads", 1),
                      "met": "yes" if cpu_min <= 10 else "no"})
-    body = "\n".join([
-        "## AugIntAE: speed",
-        "",
-        *provenance(f"{time.perf_counter() - start:.0f} s", note="both cores to itself"),
-        "",
-        markdown_table(rows),
-    ])
-    print(body)
-    if args.update_docs:
-        update_benchmarks_doc("autoencoders-speed", body)
+    body = section_text("AugIntAE: speed", f"{time.perf_counter() - start:.0f} s", markdown_table(rows),
+                        note="both cores to itself")
+    publish_section("autoencoders-speed", body, write=args.update_docs)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from metaaug.nets.lofgan import (
     local_fusion_target,
     preset_config,
 )
-from metaaug.reporting import markdown_table, provenance, update_benchmarks_doc
+from metaaug.reporting import markdown_table, provenance, publish_section, section_text
 
 OFFICIAL_REFERENCE_S = (47.0, 55.0)
 
@@ -143,12 +143,8 @@ def main() -> None:
         start = time.perf_counter()
         small = bench_small(args.small_steps)
         per_1000 = small["CPU s"] / small["steps"] * 1000
-        text = "\n".join([
-            "## LoFGAN small preset: training speed",
-            "",
-            *provenance(f"{time.perf_counter() - start:.0f} s (whole run)",
-                        note=f"{args.threads} thread(s), on a machine shared with other jobs"),
-            "",
+        text = section_text(
+            "LoFGAN small preset: training speed", f"{time.perf_counter() - start:.0f} s (whole run)",
             f"`LoFGAN()` defaults (small preset) on the dev split (3700 images, 28 px, labels), "
             f"{args.threads} thread(s): {small['steps']} steps in {small['wall s']:.1f} s wall, "
             f"{small['CPU s']:.1f} CPU s, i.e. {small['CPU s'] / small['steps']:.3f} CPU s/step"
@@ -156,10 +152,8 @@ def main() -> None:
                f"; extrapolated linearly (constant batch and networks) to 1000 steps: "
                f"**{per_1000:.0f} CPU s = {per_1000 / 60:.1f} CPU-minutes**")
             + " (target: 1000 steps <= 5 CPU-minutes).",
-        ])
-        print(text)
-        if not args.no_doc:
-            update_benchmarks_doc("lofgan-small-steps", text)
+            note=f"{args.threads} thread(s), on a machine shared with other jobs")
+        publish_section("lofgan-small-steps", text, write=not args.no_doc)
     if args.steps <= 0:
         return
     start = time.perf_counter()
@@ -189,9 +183,7 @@ def main() -> None:
         f"**{ours / OFFICIAL_REFERENCE_S[1]:.2f}-{ours / OFFICIAL_REFERENCE_S[0]:.2f}x** "
         f"({ours / reference:.2f}x of the midpoint; target <= 0.7x).")
     text = "\n".join(body)
-    print(text)
-    if not args.no_doc:
-        update_benchmarks_doc("lofgan-step", text)
+    publish_section("lofgan-step", text, write=not args.no_doc)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import torch
 
 from metaaug._compat import import_learn2learn
 from metaaug.data import LabeledTaskSampler, load_dev_split, to_l2l_metadataset
-from metaaug.reporting import command_line, hardware_summary, markdown_table, update_benchmarks_doc
+from metaaug.reporting import command_line, hardware_summary, markdown_table, publish_section
 
 
 def tasks_per_second(draw, n_tasks: int, repeats: int = 3) -> float:
@@ -69,9 +69,7 @@ def main() -> None:
             "hence the lower speed of large calls.\n\n" + markdown_table(rows)
             + f"\nCommand: `{command_line()}`  \nHardware: {hardware_summary()}  \n"
             f"Wall time: {time.perf_counter() - start:.0f} s\n")
-    print(body)
-    if not args.no_docs:
-        update_benchmarks_doc("task-sampling", body)
+    publish_section("task-sampling", body, write=not args.no_docs)
 
 
 if __name__ == "__main__":

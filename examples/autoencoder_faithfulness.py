@@ -38,7 +38,7 @@ from metaaug.fewshot import ProtoNetClassifier
 from metaaug.generators.mixup import PixelMixup
 from metaaug.metrics.downstream import mean_ci95
 from metaaug.metrics.faithfulness import prototype_faithfulness
-from metaaug.reporting import markdown_table, provenance, update_benchmarks_doc
+from metaaug.reporting import markdown_table, publish_section, section_text
 
 MODEL_NAMES = ("AE", "IntAE", "AugIntAE")
 
@@ -68,12 +68,10 @@ def blurred(images: torch.Tensor) -> torch.Tensor:
 
 
 def main() -> None:
-    from autoencoder_generalisation import default_models_dir, load_or_fit_models  # same folder
+    from autoencoder_generalisation import add_model_arguments, load_or_fit_models  # same folder
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models-dir", type=Path, default=default_models_dir())
-    parser.add_argument("--epochs", type=int, default=20, help="which cached autoencoders")
-    parser.add_argument("--width", type=int, default=32)
+    add_model_arguments(parser)
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--n", type=int, default=50, help="generated images per character")
     parser.add_argument("--protonet-time", type=float, default=180.0)
@@ -122,11 +120,9 @@ def main() -> None:
         rows.append({"images": row, "prototype faithfulness % (95% CI)": f"{100 * mean:.1f} ± {100 * ci:.1f}",
                      "mean L1 to nearest seed": f"{np.mean(distances[row]):.3f}"})
     total = time.perf_counter() - start
-    body = "\n".join([
-        "## AE / IntAE / AugIntAE: class faithfulness on novel characters",
-        "",
-        *provenance(f"{total / 60:.1f} min (ProtoNet {protonet_note})"),
-        "",
+    body = section_text(
+        "AE / IntAE / AugIntAE: class faithfulness on novel characters",
+        f"{total / 60:.1f} min (ProtoNet {protonet_note})",
         "ProtoNets judge (conv4, 20-way 2-shot episodes, trained on the labeled training alphabets only, "
         f"{args.protonet_time:.0f} s budget). {args.trials} trials of 20 random Korean / Tagalog characters with 2 "
         f"random seed drawings each; {args.n} images generated per character from its 2 seeds. Faithfulness: share "
@@ -135,12 +131,9 @@ def main() -> None:
         "seed) shows the images are not copies: compare the real drawings and the seeds' own reconstructions. "
         "The blurred-seeds anchor and the binarised rows show how much the judge, trained on crisp binary "
         "strokes, penalises grey, slightly blurred strokes regardless of the character drawn.",
-        "",
         markdown_table(rows),
-    ])
-    print(body)
-    if args.update_docs:
-        update_benchmarks_doc("autoencoders-faithfulness", body)
+    )
+    publish_section("autoencoders-faithfulness", body, write=args.update_docs)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from metaaug.base import TrainingBudget
 from metaaug.data import load_dev_split, load_digits
 from metaaug.metrics.features import default_cache_dir
 from metaaug.nets.autoencoders import Encoder, Generator
-from metaaug.reporting import markdown_table, provenance, update_benchmarks_doc
+from metaaug.reporting import markdown_table, provenance, publish_section
 from metaaug.augment import augmentation_triplets
 
 MODEL_CLASSES = {"AE": AE, "IntAE": IntAE, "AugIntAE": AugIntAE}
@@ -42,6 +42,14 @@ MODEL_CLASSES = {"AE": AE, "IntAE": IntAE, "AugIntAE": AugIntAE}
 
 def default_models_dir() -> Path:
     return default_cache_dir() / "autoencoders"
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, epochs_flag: str = "--epochs",
+                        epochs_help: str = "which cached autoencoders (fitted with these epochs)") -> None:
+    """``--models-dir``, the epochs flag and ``--width``: which cached autoencoders a script uses."""
+    parser.add_argument("--models-dir", type=Path, default=default_models_dir())
+    parser.add_argument(epochs_flag, type=int, default=20, help=epochs_help)
+    parser.add_argument("--width", type=int, default=32)
 
 
 def model_path(models_dir: Path, name: str, epochs: int, width: int) -> Path:
@@ -173,10 +181,8 @@ def load_or_fit_models(names: list[str], X_train: torch.Tensor, epochs: int, wid
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=20, help="the estimators' default")
-    parser.add_argument("--width", type=int, default=32)
+    add_model_arguments(parser, epochs_help="training epochs (the estimators' default)")
     parser.add_argument("--models", default="AE,IntAE,AugIntAE,VAE", help="rows to train/evaluate")
-    parser.add_argument("--models-dir", type=Path, default=default_models_dir())
     parser.add_argument("--threads", type=int, default=int(os.environ.get("METAAUG_THREADS", 1)),
                         help="torch threads (1 is fastest for these small nets on a shared 2-core box)")
     parser.add_argument("--refit", action="store_true")
@@ -213,9 +219,7 @@ def main() -> None:
         *(["Fits (wall and CPU seconds on the hardware above, one thread):", "", markdown_table(fit_rows)]
           if fit_rows else []),
     ])
-    print(body)
-    if not args.no_doc:
-        update_benchmarks_doc("autoencoders-generalisation", body)
+    publish_section("autoencoders-generalisation", body, write=not args.no_doc)
 
 
 if __name__ == "__main__":

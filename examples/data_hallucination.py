@@ -31,7 +31,7 @@ import torch
 from metaaug.data import load_dev_split
 from metaaug.generators.mixup import PixelMixup
 from metaaug.metrics.downstream import downstream_accuracy, labeled_split, mean_ci95
-from metaaug.reporting import command_line, format_accuracy, hardware_summary, markdown_table, update_benchmarks_doc
+from metaaug.reporting import command_line, format_accuracy, hardware_summary, markdown_table, publish_section
 
 ROWS = ("none", "mixup", "ae", "augintae")
 ROW_NAMES = {"none": "no augmentation", "mixup": "PixelMixup", "ae": "AE", "augintae": "AugIntAE"}
@@ -84,13 +84,11 @@ def table(results: dict) -> tuple[str, list[str]]:
 
 
 def main() -> None:
-    from autoencoder_generalisation import default_models_dir, load_or_fit_models  # same folder
+    from autoencoder_generalisation import add_model_arguments, load_or_fit_models  # same folder
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", default=",".join(ROWS))
-    parser.add_argument("--models-dir", type=Path, default=default_models_dir())
-    parser.add_argument("--model-epochs", type=int, default=20, help="which cached autoencoders")
-    parser.add_argument("--width", type=int, default=32)
+    add_model_arguments(parser, epochs_flag="--model-epochs")
     parser.add_argument("--n-labeled", type=int, default=5, help="labeled drawings per character")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--clf-epochs", type=int, default=30)
@@ -144,9 +142,7 @@ def main() -> None:
         "",
         body_table,
     ])
-    print(body)
-    if args.update_docs:
-        update_benchmarks_doc("autoencoders-hallucination", body)
+    publish_section("autoencoders-hallucination", body, write=args.update_docs)
 
 
 if __name__ == "__main__":

@@ -89,12 +89,10 @@ def draw_strips(a: torch.Tensor, b: torch.Tensor, rows: dict[str, torch.Tensor],
 
 
 def main() -> None:
-    from autoencoder_generalisation import default_models_dir, load_or_fit_models  # same folder
+    from autoencoder_generalisation import add_model_arguments, load_or_fit_models  # same folder
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models-dir", type=Path, default=default_models_dir())
-    parser.add_argument("--epochs", type=int, default=20, help="which cached models (fitted with these epochs)")
-    parser.add_argument("--width", type=int, default=32)
+    add_model_arguments(parser)
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)

@@ -78,6 +78,12 @@ def provenance(wall_time: str, note: str = "") -> list[str]:
     return [f"Command: `{command_line()}`{suffix}  ", f"Hardware: {hardware_summary()}  ", f"Wall time: {wall_time}"]
 
 
+def section_text(title: str, wall_time: str, *blocks: str, note: str = "") -> str:
+    """A benchmark section: ``## title``, the :func:`provenance` lines, then ``blocks``, blank lines between."""
+    return "\n".join([f"## {title}", "", *provenance(wall_time, note),
+                      *(line for block in blocks for line in ("", block))])
+
+
 def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
     """A GitHub markdown table from a list of dicts (column order from the first row)."""
     if not rows:
@@ -115,3 +121,10 @@ def update_benchmarks_doc(section: str, body: str, path: str | Path | None = Non
             text = text.rstrip() + "\n\n" + block + "\n"
         path.write_text(text)
     return path
+
+
+def publish_section(section: str, body: str, write: bool, path: str | Path | None = None) -> None:
+    """Print a benchmark section and, when ``write``, put it into ``docs/benchmarks.md``."""
+    print(body)
+    if write:
+        update_benchmarks_doc(section, body, path)

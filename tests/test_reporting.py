@@ -1,7 +1,7 @@
 """Benchmark-report helpers: provenance lines and tables."""
 from __future__ import annotations
 
-from metaaug.reporting import format_accuracy, markdown_table, provenance
+from metaaug.reporting import format_accuracy, markdown_table, provenance, publish_section, section_text
 
 
 def test_provenance_names_command_hardware_and_wall_time():
@@ -17,3 +17,20 @@ def test_markdown_table_and_accuracy_format():
     table = markdown_table([{"method": "a", "acc": format_accuracy(0.9264, 0.0042)}])
     assert table.splitlines()[0] == "| method | acc |"
     assert "92.64 ± 0.42" in table
+
+
+def test_publish_section_prints_and_writes_only_when_asked(tmp_path, capsys):
+    doc = tmp_path / "benchmarks.md"
+    publish_section("demo", "## Demo\n\nbody", write=False, path=doc)
+    assert "## Demo" in capsys.readouterr().out and not doc.exists()
+    publish_section("demo", "## Demo\n\nbody", write=True, path=doc)
+    text = doc.read_text()
+    assert "<!-- BEGIN demo -->\n## Demo\n\nbody\n<!-- END demo -->" in text
+
+
+def test_section_text_is_title_provenance_then_blocks():
+    text = section_text("Speed", "3 s", "a paragraph", "| t |", note="1 thread")
+    lines = text.splitlines()
+    assert lines[0] == "## Speed" and lines[1] == ""
+    assert lines[2:5] == provenance("3 s", note="1 thread")
+    assert lines[5:] == ["", "a paragraph", "", "| t |"]

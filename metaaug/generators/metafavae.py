@@ -383,9 +383,10 @@ class MetaFAVAE(MetaaugEstimator):
             return bce(fake_logits, ones(fake_logits))
         return bce(real_logits, ones(real_logits)) + bce(fake_logits, zeros(fake_logits))
 
-    def _sample_codes(self, nets: FAVAE, x: torch.Tensor) -> torch.Tensor:
+    def _sample_codes(self, nets: FAVAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior samples of the codes of ``x`` and the posterior means."""
         mean, log_var = nets.encoder(x)
-        return mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        return mean + torch.exp(0.5 * log_var) * torch.randn_like(mean), mean
 
     def _vae_loss(self, nets: FAVAE, x: torch.Tensor) -> torch.Tensor:
         mean, log_var = nets.encoder(x)
@@ -397,10 +398,14 @@ class MetaFAVAE(MetaaugEstimator):
         return squared_error + self.beta * kl
 
     @staticmethod
-    def _generator_reconstruction(nets: FAVAE, x: torch.Tensor) -> torch.Tensor:
-        """Mean absolute error of ``G(0, mean code of x)`` against ``x`` (the ``lambda_rec`` term)."""
-        with torch.no_grad():
-            mean, _ = nets.encoder(x)
+    def _generator_reconstruction(nets: FAVAE, x: torch.Tensor, mean: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean absolute error of ``G(0, mean code of x)`` against ``x`` (the ``lambda_rec`` term).
+
+        ``mean``: the posterior means of ``x`` when the caller has them already.
+        """
+        if mean is None:
+            with torch.no_grad():
+                mean, _ = nets.encoder(x)
         noise = torch.zeros(len(x), nets.config.noise_dim, device=x.device)
         return (nets.generator(noise, mean) - x).abs().mean()
 
@@ -429,7 +434,7 @@ class MetaFAVAE(MetaaugEstimator):
                 record("vae", loss)
             for _ in range(self.n_d_steps):
                 with torch.no_grad():
-                    code = self._sample_codes(nets, x)
+                    code, _ = self._sample_codes(nets, x)
                     y1 = nets.generator(torch.randn(g, noise_dim, device=x.device), code)
                     y2 = nets.generator(torch.randn(g, noise_dim, device=x.device), code)
                 logits = nets.discriminator(torch.cat([x, y1, y2]))
@@ -439,7 +444,7 @@ class MetaFAVAE(MetaaugEstimator):
                 record("d", loss)
             for _ in range(self.n_g_steps):
                 with torch.no_grad():
-                    code = self._sample_codes(nets, x)
+                    code, mean = self._sample_codes(nets, x)
                 z1 = torch.randn(g, noise_dim, device=x.device)
                 z2 = torch.randn(g, noise_dim, device=x.device)
                 fakes = nets.generator(torch.cat([z1, z2]), torch.cat([code, code]))
@@ -450,13 +455,13 @@ class MetaFAVAE(MetaaugEstimator):
                 loss = ((self._gan_terms(real, fake1, True) + self._gan_terms(real, fake2, True)) / 2
                         + self.lambda_ms * ms)
                 if self.lambda_rec > 0:
-                    loss = loss + self.lambda_rec * self._generator_reconstruction(nets, x)
+                    loss = loss + self.lambda_rec * self._generator_reconstruction(nets, x, mean)
                 _descend(opt_gen, loss, gen_params)
                 record("g", loss)
                 record("ms", ms)
             if self.feedback:
                 with torch.no_grad():
-                    code = self._sample_codes(nets, x)[torch.arange(self.n_feedback, device=x.device) % g]
+                    code = self._sample_codes(nets, x)[0][torch.arange(self.n_feedback, device=x.device) % g]
                     generated = nets.generator(torch.randn(self.n_feedback, noise_dim, device=x.device), code)
                     interpolations, _ = feedback_interpolations(generated, alpha_range)
                 loss = self._vae_loss(nets, torch.cat([x, interpolations]))
