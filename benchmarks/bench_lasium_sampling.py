@@ -1,8 +1,8 @@
-"""Task-sampling speed: LASIUM (VAE / GAN backends of several widths) vs UMTRA, CACTUs, labeled tasks.
+"""Task-sampling speed: LASIUM (VAE / GAN / AE backends, with and without class reuse) vs UMTRA, CACTUs, labeled tasks.
 
 Speed does not depend on how well the backend is trained, so each LASIUM is
 "fitted" for a single batch (``max_time``) on the Omniglot dev training
-images; all of them decode 28x28 images. Reports tasks/s and generated
+images; all of them decode 28x28 images. Reports tasks/s and generated (decoded or augmented)
 images/s for 5-way 1-shot 15-query tasks, sampled ``--n-tasks`` at a time
 (LASIUM: 256 per call, what a meta-learner asks for; 32 for the paper-width
 backends), one batched decoder pass per call. Threads: ``METAAUG_THREADS``
@@ -28,7 +28,11 @@ NOTE = ("5-way 1-shot 15-query tasks of 28x28 images from the dev split's traini
         "LASIUM's speed is the decoder's: at the default width (16 filters, about 6 million multiply-adds per "
         "28x28 image, most of them in the transposed convolutions at full 28x28 resolution) {threads} CPU "
         "thread(s) decode about {images_per_s} images/s, with the networks' weights stored channels-last "
-        "(``metaaug.nets.layout``). Compare the default rows with and without query shifts for their cost.")
+        "(``metaaug.nets.layout``). Compare the default rows with and without query shifts for their cost. "
+        "With ``class_reuse=r`` a bank of 1000 generated classes serves the tasks and r times fewer "
+        "images are decoded per task (the first call fills the bank; the rate is over the calls after it); the "
+        "paper's sampling is ``class_reuse=1``, the default. \"defaults\" are each backend's default settings; LASIUM's "
+        "default backend is the AE (thresholded decodings on these line drawings).")
 
 
 def rate(sampler, n_tasks: int, repeats: int) -> float:
@@ -53,16 +57,21 @@ def main() -> None:
     samplers.append(("UMTRA (batched affine)", UMTRA(device="cpu").fit(X), 75))
     samplers.append(("CACTUs (PCA, 5 partitions)", CACTUs(n_partitions=5, random_state=0).fit(X), 0))
     variants = (("vae", None, {}, "defaults"), ("vae", None, {"query_shift": 0}, "defaults, no query shift"),
-                ("vae", 64, {}, "paper width"), ("gan", None, {}, "defaults"), ("gan", 128, {}, "paper width"))
+                ("vae", None, {"class_reuse": 10}, "class_reuse=10"),
+                ("vae", None, {"class_reuse": 20}, "class_reuse=20"),
+                ("vae", 64, {}, "paper width"), ("gan", None, {}, "defaults"),
+                ("gan", None, {"class_reuse": 20}, "class_reuse=20"), ("gan", 128, {}, "paper width"),
+                ("ae", None, {}, "defaults"), ("ae", None, {"class_reuse": 20}, "class_reuse=20"))
     for backend, hidden, extra, note in variants:
         las = LASIUM(backend=backend, hidden=hidden, max_time=1e-3, random_state=0, device="cpu", **extra).fit(X)
-        decoded = 75 if backend == "vae" else 80
-        label = f"LASIUM-{las.strategy} {backend.upper()} hidden={las._setting('hidden')} ({note})"
+        decoded = (80 if backend == "gan" else 75) / extra.get("class_reuse", 1)
+        width = f"width={las.backend_.width}" if backend == "ae" else f"hidden={las._setting('hidden')}"
+        label = f"LASIUM-{las.strategy} {backend.upper()} {width} ({note})"
         samplers.append((label, las, decoded))
     for name, sampler, generated in samplers:
         # LASIUM: as many tasks per call as a meta-learner asks for (256); fewer for the slow paper widths
         n_tasks = args.n_tasks if generated == 0 or "UMTRA" in name else (32 if "paper" in name else 256)
-        tasks_per_s = rate(sampler, n_tasks, args.repeats)
+        tasks_per_s = rate(sampler, n_tasks, args.repeats if "class_reuse" not in name else 4 * args.repeats)
         rows.append({"sampler": name, "tasks/s": f"{tasks_per_s:,.0f}",
                      "generated images/s": f"{tasks_per_s * generated:,.0f}" if generated else "-",
                      "tasks per call": n_tasks, "threads": torch.get_num_threads()})

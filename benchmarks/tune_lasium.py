@@ -8,6 +8,12 @@ Sampling settings do not need a refit, so one backend serves every row.
 
     python benchmarks/tune_lasium.py vae 500 '{"sigma2": 0.1}' '{"sigma2": 0.03, "query_shift": 0}'
     python benchmarks/tune_lasium.py umtra 500 '{}'
+    python benchmarks/tune_lasium.py ae 500 '{"sigma2": 0.003}'   # a cached metaaug.AE as the latent space
+
+The autoencoder backends (``ae``, ``intae``, ``augintae``) load the models
+cached by ``examples/autoencoder_generalisation.py`` (``--ae-dir``, default
+``/tmp/metaaug_models``, 20 epochs, width 32); other ``--ae-epochs`` /
+``--ae-width`` are fitted and cached there.
 
 Threads: ``METAAUG_THREADS`` (default 1). Backends are cached under
 ``--cache`` (default ``/tmp/metaaug_models/uml``, the cache of
@@ -24,19 +30,24 @@ from pathlib import Path
 
 import torch
 
-from metaaug import LASIUM, UMTRA
+from metaaug import AE, LASIUM, UMTRA, AugIntAE, IntAE
 from metaaug.data import LabeledTaskSampler, load_dev_split
 from metaaug.fewshot import ProtoNetClassifier
+
+AUTOENCODERS = {"ae": AE, "intae": IntAE, "augintae": AugIntAE}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("backend", choices=["vae", "gan", "umtra"])
+    p.add_argument("backend", choices=["vae", "gan", "umtra", *AUTOENCODERS])
     p.add_argument("iterations", type=int, help="ProtoNet meta-training iterations per configuration")
     p.add_argument("configs", nargs="+", help="JSON dicts of LASIUM (or UMTRA) parameters, one per row")
     p.add_argument("--out", default="benchmarks/results/lasium_tuning.jsonl")
     p.add_argument("--cache", default="/tmp/metaaug_models/uml")
     p.add_argument("--test-tasks", type=int, default=300)
+    p.add_argument("--ae-dir", default="/tmp/metaaug_models")
+    p.add_argument("--ae-epochs", type=int, default=20, help="epochs of the autoencoder backend")
+    p.add_argument("--ae-width", type=int, default=32, help="width of the autoencoder backend")
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("METAAUG_THREADS", 1)))
     (X_train, _), (X_test, y_test) = load_dev_split()
@@ -44,6 +55,15 @@ def main() -> None:
     cache = Path(args.cache) / f"lasium-{args.backend}-seed0.pt"
     if args.backend == "umtra":
         base = UMTRA(random_state=0).fit(X_train)
+    elif args.backend in AUTOENCODERS:
+        model_class = AUTOENCODERS[args.backend]
+        path = Path(args.ae_dir) / f"{model_class.__name__}_e{args.ae_epochs}_w{args.ae_width}.pt"
+        if path.is_file():
+            autoencoder = model_class.load(path)
+        else:
+            autoencoder = model_class(epochs=args.ae_epochs, width=args.ae_width, random_state=0).fit(X_train)
+            autoencoder.save(path)
+        base = LASIUM(backend=autoencoder, random_state=0).fit(X_train)
     elif cache.is_file():
         base = LASIUM.load(cache)
         # rows differ from LASIUM's current defaults only by their own params, not by the cache's

@@ -6,7 +6,7 @@ held-out alphabets (Korean + Tagalog), next to baselines that use no
 meta-training (pixel nearest neighbour) and a supervised ProtoNet (labels of
 the training alphabets: an upper reference, not an unsupervised method).
 
-Rows are ``<sampler>:<learner>``; samplers: lasium-{n,ro,oc}-{vae,gan}, umtra,
+Rows are ``<sampler>:<learner>``; samplers: lasium-{n,ro,oc}-{vae,gan,ae,intae,augintae}, umtra,
 cactus, cactus-ae, supervised, pixel-nn; learners: proto, maml. LASIUM names
 take options after ``+``: ``bin`` / ``nobin`` (binarize decoded images) and
 ``shift`` / ``noshift`` (query shifts of up to 5 px, the default, or none), e.g. ``lasium-ro-vae+bin+shift``.
@@ -47,15 +47,16 @@ from metaaug.reporting import command_line, format_accuracy, hardware_summary, m
 
 DEFAULT_ROWS = (
     "pixel-nn", "supervised:proto",
+    "lasium-n-ae:proto", "lasium-n-ae+nobin:proto",
     "lasium-n-vae:proto", "lasium-ro-vae:proto", "lasium-oc-vae:proto",
     "umtra:proto", "cactus:proto",
     "lasium-n-gan:proto", "lasium-ro-gan:proto", "lasium-oc-gan:proto",
-    "lasium-n-vae:maml", "lasium-ro-gan:maml", "umtra:maml",
+    "lasium-n-ae:maml", "lasium-n-vae:maml", "lasium-ro-gan:maml", "umtra:maml",
 )
 # LASIUM parameters that only affect sampling (a cached backend is reused whatever their values)
-SAMPLING_PARAMS = ("strategy", "sigma2", "alpha", "epsilon", "query_shift", "binarize", "max_redraws",
-                   "decode_batch_size")
-QUICK_ROWS = ("pixel-nn", "lasium-n-vae:proto", "umtra:proto", "cactus:proto")
+SAMPLING_PARAMS = ("strategy", "sigma2", "alpha", "epsilon", "query_shift", "query_augmentation", "binarize",
+                   "max_redraws", "decode_batch_size", "class_reuse", "bank_size")
+QUICK_ROWS = ("pixel-nn", "lasium-n-ae:proto", "umtra:proto", "cactus:proto")
 
 
 def parse_args() -> argparse.Namespace:
@@ -63,7 +64,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rows", default=None, help="comma-separated rows (default: all; --quick: a small set)")
     p.add_argument("--shots", default="1", help="comma-separated k_shot values for training and test, e.g. 1,5")
     p.add_argument("--quick", action="store_true", help="tiny budgets for a smoke run (about a minute a row)")
-    p.add_argument("--epochs", type=int, default=None, help="VAE epochs (default: LASIUM's)")
+    p.add_argument("--epochs", type=int, default=None, help="VAE / autoencoder epochs (default: LASIUM's)")
     p.add_argument("--gan-epochs", type=int, default=None, help="GAN epochs (default: LASIUM's)")
     p.add_argument("--hidden", type=int, default=None, help="filters of the LASIUM backends (default: LASIUM's)")
     p.add_argument("--beta", type=float, default=None, help="VAE KL weight (default: LASIUM's)")
@@ -123,7 +124,7 @@ def make_sampler(name: str, args: argparse.Namespace, X_train: torch.Tensor, y_t
         unknown = set(options) - {"bin", "shift", "nobin", "noshift"}
         if unknown:
             raise SystemExit(f"unknown LASIUM option(s) {sorted(unknown)} in {name!r} (bin, nobin, shift, noshift)")
-        epochs = args.epochs if backend == "vae" else args.gan_epochs
+        epochs = args.gan_epochs if backend == "gan" else args.epochs
         for key, value in (("epochs", epochs), ("hidden", args.hidden), ("beta", args.beta),
                            ("sigma2", args.sigma2), ("alpha", args.alpha), ("query_shift", args.query_shift)):
             if value is not None:

@@ -13,7 +13,10 @@ from metaaug.augment import (
     apply_params,
     augmentation_triplets,
     check_alpha,
+    gaussian_kernel,
     identity_params,
+    shift_images,
+    soften_strokes,
     interpolate_params,
     lerp,
     sample_params,
@@ -138,3 +141,50 @@ def test_triplet_alpha_is_biased_to_the_midpoint():
     assert float(alpha.mean()) == pytest.approx(0.5, abs=0.02)
     assert float(alpha.var()) == pytest.approx(1 / 24, rel=0.15)
     assert math.isclose(float(alpha.min()), 0.0, abs_tol=0.05)
+
+
+@settings(max_examples=25, deadline=None)
+@given(max_shift=st.integers(0, 12), channels=st.sampled_from([1, 3]), seed=st.integers(0, 10_000))
+def test_shift_images_equals_an_integer_affine_translation(max_shift, channels, seed):
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.rand(17, channels, 9, 11, generator=generator)
+    shifts = torch.randint(-max_shift, max_shift + 1, (17, 2), generator=generator)
+    params = identity_params(17)
+    params[:, 1:3] = shifts.float()
+    assert torch.allclose(shift_images(images, shifts), apply_params(images, params), atol=1e-5)
+
+
+def test_shift_images_bad_shape():
+    with pytest.raises(ValueError, match="shifts must have shape"):
+        shift_images(torch.zeros(3, 1, 4, 4), torch.zeros(2, 2))
+
+
+# ------------------------------------------------------------------ rendering jitter
+def test_soften_strokes_blurs_and_fades_within_its_ranges():
+    images = torch.zeros(400, 1, 9, 9)
+    images[:, :, 4, :] = 1.0  # one bright horizontal stroke
+    generator = torch.Generator().manual_seed(0)
+    out = soften_strokes(images, generator=generator)
+    assert out.shape == images.shape and float(out.min()) >= 0 and float(out.max()) <= 1
+    untouched = (out == images).flatten(1).all(1)
+    assert 0.15 < float(untouched.float().mean()) < 0.35  # neither blurred nor faded: 0.5 * 0.5
+    peak = out[:, 0, 4, 4]
+    assert float(peak.min()) >= 0.6 * float(gaussian_kernel(1.2)[0, 0, :, 2].sum() * 0.99)
+    assert float(out[:, 0, 2, 4].max()) > 0  # blur spreads ink off the stroke
+    # the total ink of a row profile survives a blur (normalised kernel), fading only scales it
+    assert torch.all(out[:, 0, :, 4].sum(1) <= 1.0 + 1e-5)
+    same = soften_strokes(images, blur_probability=0.0, fade_probability=0.0)
+    assert torch.equal(same, images)
+
+
+def test_soften_strokes_is_reproducible_and_validates():
+    images = torch.rand(20, 3, 8, 8)
+    a = soften_strokes(images, generator=torch.Generator().manual_seed(3))
+    b = soften_strokes(images, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="blur_probability"):
+        soften_strokes(images, blur_probability=1.5)
+    with pytest.raises(ValueError, match="fade"):
+        soften_strokes(images, fade=(0.9, 0.5))
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_kernel(0.0)

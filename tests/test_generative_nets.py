@@ -94,7 +94,7 @@ def test_vae_training_reduces_loss(digits):
     from metaaug.samplers.lasium import LASIUM
 
     X, _ = digits
-    las = LASIUM(hidden=8, latent_dim=4, epochs=4, random_state=0, device="cpu").fit(X[:600])
+    las = LASIUM(backend="vae", hidden=8, latent_dim=4, epochs=4, random_state=0, device="cpu").fit(X[:600])
     curve = las.loss_curve_
     assert curve[-3:].mean() < curve[:3].mean()
     assert las.fit_time_ > 0 and las.epochs_done_ == pytest.approx(4)

@@ -14,7 +14,7 @@ from sklearn.exceptions import NotFittedError
 from metaaug.augment import AffineRanges
 from metaaug.samplers.lasium import LASIUM
 
-FAST = dict(hidden=4, epochs=1, batch_size=256, device="cpu")
+FAST = dict(backend="vae", hidden=4, epochs=1, batch_size=256, device="cpu")
 HYP = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -50,7 +50,7 @@ def vae_lasium(X_digits):
 
 @pytest.fixture(scope="module")
 def gan_lasium(X_digits):
-    return LASIUM(backend="gan", latent_dim=16, random_state=0, **FAST).fit(X_digits)
+    return LASIUM(latent_dim=16, random_state=0, **{**FAST, "backend": "gan"}).fit(X_digits)
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +241,81 @@ def test_default_query_shift_is_5px_at_28px_scaled_to_image_size(vae_lasium):
     assert las_84._query_shift() == 15
 
 
+def test_class_reuse_serves_tasks_from_a_bank_and_renews_it(vae_lasium):
+    las = variant(vae_lasium, class_reuse=4.0, bank_size=30, query_augmentation="none")
+    las._class_bank = None
+    calls = []
+    handle = las.backend_.decoder.register_forward_hook(lambda m, i, o: calls.append(len(i[0])))
+    try:
+        tasks = las.sample_tasks(8, 5, 1, 3, random_state=0)  # fills 30 classes, renews 8 * 5 / 4 = 10
+    finally:
+        handle.remove()
+    assert calls == [30 * 3, 10 * 3]
+    bank_images = las._class_bank[1]
+    assert bank_images.shape == (30, 4, 1, 8, 8)
+    for task in tasks:
+        assert task.support_x.shape == (5, 1, 8, 8) and task.query_x.shape == (15, 1, 8, 8)
+        # every class of a task is one of the bank's classes as it was before the renewal (anchors distinct)
+        assert len({tuple(x.flatten().tolist()) for x in task.support_x}) == 5
+    # a changed layout or sampling parameter rebuilds the bank
+    las.sample_tasks(2, 5, 1, 5, random_state=1)
+    assert las._class_bank[1].shape == (30, 6, 1, 8, 8)
+    las.set_params(sigma2=0.1)
+    key = las._class_bank[0]
+    las.sample_tasks(2, 5, 1, 5, random_state=1)
+    assert las._class_bank[0] != key
+
+
+def test_class_reuse_keeps_epsilon_and_bank_size_limits(gan_lasium):
+    # class_reuse so large that no class is renewed: each support image maps back to its bank class
+    las = variant(gan_lasium, class_reuse=1e12, bank_size=40, epsilon=5.0, query_augmentation="none")
+    las._class_bank = None
+    tasks = las.sample_tasks(20, 4, 1, 2, random_state=0)
+    _, bank_images, bank_anchors = las._class_bank
+    first_images = bank_images[:, 0].flatten(1)
+    for task in tasks:
+        slots = torch.cdist(task.support_x.flatten(1), first_images).argmin(1)
+        assert len(set(slots.tolist())) == 4
+        distances = torch.pdist(bank_anchors[slots])
+        assert float(distances.min()) >= 5.0
+    with pytest.raises(ValueError, match="bank_size"):
+        variant(gan_lasium, class_reuse=2.0, bank_size=3).sample_tasks(1, 5, 1, 1)
+    with pytest.raises(ValueError, match="epsilon"):
+        variant(gan_lasium, class_reuse=2.0, bank_size=10, epsilon=1e6, max_redraws=3).sample_tasks(2, 5, 1, 1)
+
+
+def test_class_reuse_bank_is_not_saved_and_refit_discards_it(tmp_path, X_digits):
+    las = LASIUM(latent_dim=4, random_state=0, class_reuse=3.0, bank_size=20, **FAST).fit(X_digits[:100])
+    las.sample_tasks(2, 5, 1, 2, random_state=0)
+    assert las._class_bank is not None
+    loaded = LASIUM.load(las.save(tmp_path / "bank.pt"))
+    assert getattr(loaded, "_class_bank", None) is None
+    las.fit(X_digits[:100])
+    assert las._class_bank is None
+
+
+def test_autoencoder_backend_by_name_trains_a_metaaug_autoencoder(tmp_path, X_digits):
+    from metaaug import AE, AugIntAE
+
+    las = LASIUM(backend="ae", epochs=1, hidden=8, latent_dim=6, random_state=0, device="cpu").fit(X_digits[:200])
+    assert isinstance(las.backend_, AE) and las.backend_.width == 8 and las.backend_.latent_dim == 6
+    assert las.backend_kind_ == "custom" and las._sigma2() == 0.001  # unit-sphere latents: smaller noise
+    assert las.sample_latents(2, 5, 1, 3, random_state=0).shape == (2, 5, 4, 6)
+    twin = LASIUM(backend="ae", epochs=1, hidden=8, latent_dim=6, random_state=0, device="cpu").fit(X_digits[:200])
+    a, b = las.sample_tasks(2, random_state=4), twin.sample_tasks(2, random_state=4)
+    assert torch.equal(a[1].query_x, b[1].query_x)
+    loaded = LASIUM.load(las.save(tmp_path / "ae.pt"))
+    assert torch.equal(loaded.sample_tasks(2, random_state=4)[1].query_x, a[1].query_x)
+    assert isinstance(LASIUM(backend="augintae", epochs=1, hidden=4, device="cpu").fit(X_digits[:64]).backend_,
+                      AugIntAE)
+
+
+def test_sigma2_default_depends_on_the_latent_geometry(vae_lasium, gan_lasium, codec_lasium):
+    assert vae_lasium.sigma2 is None
+    assert vae_lasium._sigma2() == gan_lasium._sigma2() == codec_lasium._sigma2() == 0.03
+    assert variant(vae_lasium, sigma2=0.2)._sigma2() == 0.2
+
+
 def test_save_load_gives_identical_tasks(tmp_path, vae_lasium, gan_lasium):
     for las in (vae_lasium, gan_lasium):
         path = las.save(tmp_path / f"{las.backend}.pt")
@@ -291,6 +366,10 @@ def test_not_fitted():
     (dict(epsilon=-1.0), "epsilon"),
     (dict(query_shift=-2), "query_shift"),
     (dict(query_augmentation="crop"), "query_augmentation"),
+    (dict(class_reuse=0.5), "class_reuse"),
+    (dict(class_reuse=float("inf")), "class_reuse"),
+    (dict(bank_size=0), "bank_size"),
+    (dict(binarize="yes"), "binarize"),
 ])
 def test_bad_parameters(X_digits, params, match):
     with pytest.raises(ValueError, match=match):
@@ -364,3 +443,23 @@ def test_backends_are_channels_last_after_fit_and_load_and_match_the_default_lay
         fast = loaded.backend_.eval().decode(latents)
         reference = default_layout.decode(latents)
     assert torch.allclose(fast, reference, atol=1e-5)
+
+
+def test_binarize_auto_thresholds_autoencoder_decodings_of_line_drawings(X_digits):
+    from metaaug.data.images import is_line_drawing
+
+    drawings = (X_digits[:120] > 0.5).float()  # nearly binary one-channel images
+    assert is_line_drawing(drawings) and not is_line_drawing(X_digits)
+    assert not is_line_drawing(drawings.expand(-1, 3, -1, -1))
+    las = LASIUM(backend="ae", epochs=1, hidden=4, latent_dim=4, random_state=0, device="cpu").fit(drawings)
+    assert las.line_drawings_ and las._binarizes()
+    queries = las.sample_tasks(2, 3, 1, 3, random_state=0)[0].query_x
+    assert set(torch.unique(queries).tolist()) <= {0.0, 1.0}
+    assert not variant(las, binarize=False)._binarizes()
+    soft = LASIUM(backend="ae", epochs=1, hidden=4, latent_dim=4, random_state=0, device="cpu").fit(X_digits[:120])
+    assert not soft._binarizes()
+    vae = LASIUM(latent_dim=4, random_state=0, **FAST).fit(drawings)
+    assert vae.line_drawings_ and not vae._binarizes()  # "auto" leaves the VAE's faint strokes alone
+    assert variant(vae, binarize=True)._binarizes()
+    del las.line_drawings_  # a model saved before the attribute existed
+    assert las._binarizes()

@@ -20,6 +20,7 @@ from metaaug.metrics import (
     domain_misclassification,
     feature_diversity,
     fid,
+    fit_prototype_judge,
     frechet_distance,
     inception_feature_extractor,
     kernel_distance,
@@ -252,3 +253,19 @@ def test_class_faithfulness_ranks_real_over_noise(omniglot_extractor, novel_sets
         class_faithfulness(omniglot_extractor, real_sets, held_out[:-1])
     with pytest.raises(ValueError, match="2 classes"):
         SeedClassClassifier().fit(torch.zeros(4, 3), [1, 1, 1, 1])
+
+
+def test_fit_prototype_judge_trains_on_softened_episodes(digits, monkeypatch):
+    import metaaug.augment.rendering as rendering
+
+    X, y = digits
+    calls = []
+    original = rendering.soften_strokes
+    monkeypatch.setattr(rendering, "soften_strokes", lambda images: calls.append(len(images)) or original(images))
+    judge = fit_prototype_judge(X, y, n_ways=5, k_shot=1, k_query=2, max_time=None, n_iterations=3)
+    assert judge.n_iterations_done_ == 3 and judge.embed(X[:4]).shape[0] == 4
+    assert calls[0] == 5 * (1 + 2) and len(calls) >= 2  # the probe task, then the batched task stream
+    assert all(n % 15 == 0 for n in calls)
+    calls.clear()
+    fit_prototype_judge(X, y, soften=False, n_ways=5, k_shot=1, k_query=2, max_time=None, n_iterations=2)
+    assert calls == []

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
-from metaaug.data import LabeledTaskSampler, Task, TaskDataset, collate_tasks
+from metaaug.data import LabeledTaskSampler, Task, TaskDataset, TransformedTaskSampler, collate_tasks
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +79,42 @@ def test_omniglot_tasks_from_real_data(dev_split):
     (Xtr, ytr), _ = dev_split
     tasks = LabeledTaskSampler(Xtr, ytr).sample_tasks(10, 5, 1, 15, random_state=0)
     assert tasks[0].support_x.shape == (5, 1, 28, 28) and tasks[0].query_x.shape == (75, 1, 28, 28)
+
+
+def test_transformed_task_sampler_changes_images_not_layout(indexed_sampler):
+    sampler, X, y = indexed_sampler
+    plain = sampler.sample_tasks(4, n_ways=3, k_shot=2, k_query=2, random_state=1)
+    doubled = TransformedTaskSampler(sampler, lambda images: 2 * images)  # exact in floating point
+    tasks = doubled.sample_tasks(4, n_ways=3, k_shot=2, k_query=2, random_state=1)
+    again = doubled.sample_tasks(4, n_ways=3, k_shot=2, k_query=2, random_state=1)
+    for task, twin in zip(tasks, again):
+        assert torch.equal(task.query_x, twin.query_x) and torch.equal(task.support_x, twin.support_x)
+    # the wrapped sampler receives a seed derived from random_state; the transform applies to every image
+    for task in tasks:
+        assert torch.isin((task.support_x / 2).flatten(), X.flatten()).all()
+        assert torch.isin((task.query_x / 2).flatten(), X.flatten()).all()
+        assert task.support_x.shape == (6, 1, 4, 4) and task.query_x.shape == (6, 1, 4, 4)
+        assert torch.equal(task.query_y, plain[0].query_y)
+    queries_only = TransformedTaskSampler(sampler, lambda images: 2 * images + 1, queries_only=True)
+    task = queries_only.sample_tasks(1, n_ways=3, k_shot=2, k_query=2, random_state=0)[0]
+    assert torch.isin(task.support_x.flatten(), X.flatten()).all()
+    assert not torch.isin(task.query_x.flatten(), X.flatten()).all()
+
+
+def test_transformed_task_sampler_random_transform_is_seeded(indexed_sampler):
+    sampler, _, _ = indexed_sampler
+    noisy = TransformedTaskSampler(sampler, lambda images: images + torch.rand(images.shape))
+    a = noisy.sample_tasks(2, n_ways=2, k_shot=1, k_query=1, random_state=7)
+    b = noisy.sample_tasks(2, n_ways=2, k_shot=1, k_query=1, random_state=7)
+    c = noisy.sample_tasks(2, n_ways=2, k_shot=1, k_query=1, random_state=8)
+    assert torch.equal(a[0].support_x, b[0].support_x) and not torch.equal(a[0].support_x, c[0].support_x)
+
+
+def test_transformed_task_sampler_bad_input(indexed_sampler):
+    sampler, _, _ = indexed_sampler
+    with pytest.raises(TypeError, match="sample_tasks"):
+        TransformedTaskSampler(object(), lambda x: x)
+    with pytest.raises(TypeError, match="callable"):
+        TransformedTaskSampler(sampler, "blur")
+    with pytest.raises(ValueError, match="changed the image shape"):
+        TransformedTaskSampler(sampler, lambda x: x[:, :, :2]).sample_tasks(1, n_ways=2, k_shot=1, k_query=1)

@@ -8,10 +8,13 @@ from metaaug.augment.affine import (
     interpolate_params,
     random_augment,
     sample_params,
+    shift_images,
 )
 from metaaug.augment.interpolate import check_alpha, lerp, slerp
+from metaaug.augment.rendering import gaussian_kernel, soften_strokes
 
 __all__ = [
     "AffineRanges", "affine_matrices", "apply_params", "augmentation_triplets", "check_alpha",
-    "identity_params", "interpolate_params", "lerp", "random_augment", "sample_params", "slerp",
+    "gaussian_kernel", "identity_params", "interpolate_params", "lerp", "random_augment", "sample_params",
+    "shift_images", "slerp", "soften_strokes",
 ]

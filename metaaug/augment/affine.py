@@ -153,6 +153,46 @@ def apply_params(images: torch.Tensor, params: torch.Tensor, padding_mode: str =
     return out.clamp(0, 1)
 
 
+def shift_images(images: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """Translate each image by whole pixels with zero fill, by indexing (no resampling).
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        ``(n, C, H, W)``.
+    shifts : torch.Tensor
+        ``(n, 2)`` integer ``(dx, dy)``: content moves right / down for
+        positive values, as a translation of :func:`apply_params` does.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, C, H, W)``; equal to ``apply_params`` with the same integer
+        translation, several times faster because no grid is interpolated.
+    """
+    n, _, height, width = images.shape
+    shifts = shifts.to(device=images.device, dtype=torch.long)
+    if shifts.shape != (n, 2):
+        raise ValueError(f"shifts must have shape ({n}, 2), got {tuple(shifts.shape)}")
+    # group the images by offset: one slice copy per distinct (dx, dy), no resampling
+    span = 2 * (int(shifts.abs().max()) if n else 0) + 1
+    keys = shifts[:, 1] * span + shifts[:, 0]
+    order = torch.argsort(keys)
+    grouped = images[order]
+    moved = torch.zeros_like(grouped)
+    counts = torch.unique_consecutive(keys[order], return_counts=True)[1].tolist()
+    start = 0
+    for count in counts:
+        dx, dy = shifts[order[start]].tolist()
+        if abs(dx) < width and abs(dy) < height:  # otherwise shifted out entirely: stays zero
+            moved[start:start + count, :, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
+                grouped[start:start + count, :, max(-dy, 0):height - max(dy, 0), max(-dx, 0):width - max(dx, 0)]
+        start += count
+    out = torch.empty_like(images)
+    out[order] = moved
+    return out
+
+
 def random_augment(images: torch.Tensor, ranges: AffineRanges | None = None,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Random augmentation of each image (fresh parameters per image)."""

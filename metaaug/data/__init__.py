@@ -6,11 +6,11 @@ from metaaug.data.learn2learn_bridge import L2LTaskSource, task_to_l2l, to_l2l_m
 from metaaug.data.omniglot import download_omniglot, load_omniglot, omniglot_alphabets
 from metaaug.data.protocols import Augmenter, TaskSampler
 from metaaug.data.splits import DEV_TEST_ALPHABETS, DEV_TRAIN_ALPHABETS, default_omniglot_root, load_dev_split
-from metaaug.data.tasks import LabeledTaskSampler, Task, split_episodes
+from metaaug.data.tasks import LabeledTaskSampler, Task, TransformedTaskSampler, split_episodes
 
 __all__ = [
     "AugmentedDataset", "Augmenter", "DEV_TEST_ALPHABETS", "DEV_TRAIN_ALPHABETS", "L2LTaskSource",
-    "LabeledTaskSampler", "Task", "TaskDataset", "TaskSampler", "as_images", "as_labels",
+    "LabeledTaskSampler", "Task", "TransformedTaskSampler", "TaskDataset", "TaskSampler", "as_images", "as_labels",
     "check_image_shape", "collate_tasks", "default_omniglot_root", "download_omniglot", "load_dev_split",
     "load_digits", "load_omniglot", "omniglot_alphabets", "split_episodes", "task_to_l2l",
     "to_l2l_metadataset",

@@ -147,3 +147,60 @@ class LabeledTaskSampler:
         support = flat[:n_support].view(n_tasks, n_ways * k_shot, *shape)
         query = flat[n_support:].view(n_tasks, n_ways * k_query, *shape)
         return episodes_from_blocks(support, query, n_ways, k_shot, k_query)
+
+
+class TransformedTaskSampler:
+    """Tasks of another sampler with a batched image transform applied to them.
+
+    Parameters
+    ----------
+    sampler : object with ``sample_tasks``
+        The source of the tasks (e.g. :class:`LabeledTaskSampler`, LASIUM).
+    transform : callable
+        ``transform(images) -> images`` on ``(n, C, H, W)`` tensors, called
+        once per :meth:`sample_tasks` call on all images of all tasks; it
+        draws its randomness from torch's global generator, which
+        :meth:`sample_tasks` seeds from ``random_state``.
+    queries_only : bool, default False
+        Transform only the query images (as UMTRA and LASIUM augment).
+
+    Examples
+    --------
+    >>> from metaaug.augment import soften_strokes
+    >>> from metaaug.data import load_digits
+    >>> X, y = load_digits()
+    >>> sampler = TransformedTaskSampler(LabeledTaskSampler(X, y), soften_strokes)
+    >>> len(sampler.sample_tasks(2, n_ways=5, k_shot=1, k_query=3, random_state=0))
+    2
+    """
+
+    def __init__(self, sampler: Any, transform: Any, queries_only: bool = False) -> None:
+        if not callable(getattr(sampler, "sample_tasks", None)):
+            raise TypeError(f"sampler must have a sample_tasks method, got {type(sampler).__name__}")
+        if not callable(transform):
+            raise TypeError(f"transform must be callable, got {type(transform).__name__}")
+        self.sampler = sampler
+        self.transform = transform
+        self.queries_only = queries_only
+
+    def sample_tasks(self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15,
+                     random_state: RandomState = None) -> list[Task]:
+        """``n_tasks`` tasks of the wrapped sampler, transformed in one batch."""
+        rng = check_rng(random_state)
+        tasks = self.sampler.sample_tasks(n_tasks, n_ways=n_ways, k_shot=k_shot, k_query=k_query,
+                                          random_state=int(rng.integers(2**31 - 1)))
+        support = torch.stack([t.support_x for t in tasks])
+        query = torch.stack([t.query_x for t in tasks])
+        blocks = [query] if self.queries_only else [support, query]
+        images = torch.cat([b.flatten(0, 1) for b in blocks])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(rng.integers(2**31 - 1)))
+            changed = torch.as_tensor(self.transform(images))
+        if changed.shape != images.shape:
+            raise ValueError(f"transform changed the image shape {tuple(images.shape)} -> {tuple(changed.shape)}")
+        parts = changed.split([b.shape[0] * b.shape[1] for b in blocks])
+        if self.queries_only:
+            query = parts[0].view(query.shape)
+        else:
+            support, query = parts[0].view(support.shape), parts[1].view(query.shape)
+        return episodes_from_blocks(support, query, n_ways, k_shot, k_query)

@@ -7,7 +7,7 @@ ICLR 2021. Official code: github.com/siavash-khodadadeh/MetaLearning-TF2.0.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -18,16 +18,21 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from metaaug._random import RandomState, check_rng, torch_seeded
-from metaaug.augment import AffineRanges, apply_params, identity_params, sample_params
+from metaaug.augment import AffineRanges, apply_params, sample_params, shift_images
 from metaaug.base import MetaaugEstimator, TrainingBudget
-from metaaug.data.images import as_images
-from metaaug.data.tasks import Task, check_task_args, split_episodes
+from metaaug.data.images import as_images, is_line_drawing
+from metaaug.data.tasks import Task, check_task_args, episodes_from_blocks
+from metaaug.generators.autoencoders import AE, AugIntAE, InterpolativeAutoencoder, IntAE
 from metaaug.nets.msgan import MSGANDiscriminator, MSGANGenerator, mode_seeking_term
 from metaaug.nets.vae import ConvVAE
 from metaaug.samplers._common import distinct_indices
 from metaaug.samplers._grid import TaskPlotMixin
 
-BACKENDS = ("vae", "gan")
+AUTOENCODER_BACKENDS = {"ae": AE, "intae": IntAE, "augintae": AugIntAE}
+BACKENDS = ("vae", "gan", *AUTOENCODER_BACKENDS)
+# variance of strategy "N": VAE / GAN latents spread with a per-dimension std near 1, the autoencoders'
+# L2-normalised latents with about 1 / sqrt(latent_dim); both values were tuned on the Omniglot dev split
+SIGMA2_DEFAULTS = {"prior": 0.03, "sphere": 0.001}
 STRATEGIES = ("N", "RO", "OC")
 QUERY_AUGMENTATIONS = ("shift", "affine", "none")
 _DEFAULTS = {  # per backend: latent_dim, hidden, lr, epochs
@@ -48,9 +53,15 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
 
     Parameters
     ----------
-    backend : "vae", "gan" or a fitted generator, default "vae"
+    backend : "ae", "vae", "gan", "intae", "augintae" or a fitted generator, default "ae"
         ``"vae"``: the paper's convolutional VAE (:class:`~metaaug.nets.vae.ConvVAE`).
         ``"gan"``: the paper's mode-seeking GAN (:mod:`metaaug.nets.msgan`).
+        ``"ae"``, ``"intae"``, ``"augintae"``: a new :class:`metaaug.AE`,
+        :class:`~metaaug.IntAE` or :class:`~metaaug.AugIntAE` trained on ``X``
+        with its own defaults, except that ``epochs``, ``max_time``,
+        ``latent_dim``, ``hidden`` (its ``width``) and ``lr`` are passed on
+        when set; LASIUM then samples in its L2-normalised latent space (not
+        in the paper: an interpolative latent space, see ``docs/lasium.md``).
         Any object with ``encode(images) -> latents`` and ``decode(latents) ->
         images`` (e.g. :class:`metaaug.AE` or :class:`metaaug.AugIntAE`) is
         used as an interpolative latent space; an unfitted metaaug/sklearn
@@ -66,8 +77,12 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         VAE and GAN the class's decoded samples are then identical; the real
         anchor image still differs): prefer "N" or "RO" for 2-way tasks.
         ``n_ways=1`` is refused for "OC".
-    sigma2 : float, default 0.03
-        Variance of the "N" strategy's Gaussian noise (> 0). The latent codes
+    sigma2 : float or None, default None
+        Variance of the "N" strategy's Gaussian noise (> 0). ``None``: 0.03
+        for the VAE, the GAN and custom generators, 0.001 for metaaug
+        autoencoders, whose L2-normalised latents spread about six times
+        less per dimension (32 dimensions on the unit sphere; on the dev
+        split 0.001 and 0.004 gave 85.6% and 84.8% with the AE). The latent codes
         of the default VAE on Omniglot spread with a per-dimension std of
         about 0.85, so 0.03 (std 0.17) keeps samples recognisably in their
         class; on the Omniglot dev split 0.03, 0.1, 0.5 and 1.0 gave 81.6%,
@@ -118,15 +133,38 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         (saving then needs a string). ``"none"``: queries are left as decoded.
         Not in the paper; on Omniglot the affine transforms score no better
         than the shifts (``docs/lasium.md``, tuning table).
-    binarize : bool, default False
+    binarize : bool or "auto", default "auto"
         Threshold decoded images at 0.5. The decoders output per-pixel
-        Bernoulli means, i.e. blurred strokes; for binary data such as
-        handwritten characters, thresholding makes generated samples look
-        like the real (sharp) images a meta-learner meets at test time.
+        means, i.e. soft strokes; for nearly binary data such as handwritten
+        characters, thresholding makes generated samples look like the real
+        (sharp) images a meta-learner meets at test time. ``"auto"``:
+        threshold when the backend is a metaaug autoencoder *and* the
+        training images are one-channel line drawings
+        (:func:`metaaug.data.images.is_line_drawing`). On the Omniglot dev
+        split this lifts LASIUM-N with the AE from 87.6% to 89.3% (5-way
+        1-shot, ProtoNets, 300 s), while the 20-epoch VAE's faint strokes
+        break up when thresholded, so "auto" leaves the VAE and GAN alone.
     max_redraws : int, default 100
         Bound on the anchor redraw rounds that enforce ``epsilon``.
     decode_batch_size : int, default 4096
         Latents decoded per forward pass (bounds memory for large requests).
+    class_reuse : float, default 1.0
+        How many tasks, on average, each generated class serves. 1.0 (the
+        paper's Algorithm 1): every task's classes are generated afresh.
+        ``r > 1``: a bank of ``bank_size`` generated classes (anchor image
+        plus ``k_shot + k_query - 1`` decoded samples each) is filled on the
+        first call; every call then draws its tasks' classes from the bank
+        (``epsilon`` applied to the bank anchors) and replaces
+        ``n_tasks * n_ways / r`` random bank classes with fresh ones, so it
+        decodes ``r`` times fewer images. Query augmentation stays fresh per
+        task. Sampling is then stateful: the same ``random_state`` gives
+        different tasks on later calls. The bank holds
+        ``bank_size * (k_shot + k_query)`` images in memory; it is rebuilt
+        when the task layout or a sampling parameter changes. With "OC" a
+        bank class keeps the interpolations toward the anchors of the group
+        it was generated with, which need not be its task's other classes.
+    bank_size : int, default 1000
+        Classes kept by the bank of ``class_reuse > 1``.
     verbose : bool, default False
         Show a tqdm progress bar while training the backend.
     random_state : None, int or numpy Generator
@@ -140,6 +178,9 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         ``"vae"``, ``"gan"`` or ``"custom"``.
     image_shape_ : tuple
         ``(C, H, W)`` of the training images.
+    line_drawings_ : bool
+        Whether the training images are one-channel line drawings (what
+        ``binarize="auto"`` looks at).
     anchor_images_ : torch.Tensor
         The training images (anchors of the VAE and custom backends; empty for the GAN).
     latent_mean_, latent_log_variance_ : torch.Tensor
@@ -153,6 +194,14 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
     Notes
     -----
     Differences from the paper:
+
+    * Default backend: a plain autoencoder of this library (``"ae"``,
+      :class:`metaaug.AE`, trained on augmentation-mixed images as in the
+      IntAE papers) instead of the paper's VAE or GAN, with anchors and
+      Gaussian noise ("N") on its unit-sphere latents, and its decodings of
+      line drawings thresholded (``binarize="auto"``); it scored 4.4 points
+      higher than the VAE at the same budget. ``backend="vae"`` and
+      ``backend="gan"`` are the paper's models.
 
     * Default sizes are smaller so that training fits a 2-core CPU budget:
       ``hidden=16`` filters (paper: 64 VAE, 128 GAN) and 20 VAE / 10 GAN
@@ -181,13 +230,13 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
       zero padding (the authors shift with nearest-neighbour filling).
     """
 
-    def __init__(self, backend: Any = "vae", strategy: str = "N", sigma2: float = 0.03, alpha: float = 0.4,
+    def __init__(self, backend: Any = "ae", strategy: str = "N", sigma2: float | None = None, alpha: float = 0.4,
                  epsilon: float = 0.0, epochs: int | None = None, max_time: float | None = None,
                  batch_size: int = 128, lr: float | None = None, latent_dim: int | None = None,
                  hidden: int | None = None, beta: float | None = None, mode_seeking: float = 1.0,
                  query_shift: int | None = None, query_augmentation: str | AffineRanges = "shift",
-                 binarize: bool = False, max_redraws: int = 100,
-                 decode_batch_size: int = 4096,
+                 binarize: bool | str = "auto", max_redraws: int = 100,
+                 decode_batch_size: int = 4096, class_reuse: float = 1.0, bank_size: int = 1000,
                  verbose: bool = False, random_state: RandomState = None, device: str = "auto") -> None:
         self.backend = backend
         self.strategy = strategy
@@ -207,6 +256,8 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         self.binarize = binarize
         self.max_redraws = max_redraws
         self.decode_batch_size = decode_batch_size
+        self.class_reuse = class_reuse
+        self.bank_size = bank_size
         self.verbose = verbose
         self.random_state = random_state
         self.device = device
@@ -217,7 +268,7 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
             if self.backend not in BACKENDS:
                 raise ValueError(f"backend must be one of {BACKENDS} or a fitted generator with "
                                  f"encode/decode, got {self.backend!r}")
-            return self.backend
+            return "custom" if self.backend in AUTOENCODER_BACKENDS else self.backend
         missing = [m for m in ("encode", "decode") if not callable(getattr(self.backend, m, None))]
         if missing:
             raise ValueError(f"backend must be one of {BACKENDS} or an object with encode() and decode(); "
@@ -231,13 +282,15 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
     def _validate_params(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if not (isinstance(self.sigma2, (int, float)) and math.isfinite(self.sigma2) and self.sigma2 > 0):
-            raise ValueError(f"sigma2 (the variance of strategy 'N') must be a finite number > 0, got {self.sigma2!r}")
+        if self.sigma2 is not None and not (isinstance(self.sigma2, (int, float)) and math.isfinite(self.sigma2)
+                                            and self.sigma2 > 0):
+            raise ValueError(f"sigma2 (the variance of strategy 'N') must be None or a finite number > 0, "
+                             f"got {self.sigma2!r}")
         if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha < 1):
             raise ValueError(f"alpha (the interpolation ratio of 'RO'/'OC') must be in (0, 1), got {self.alpha!r}")
         if not (isinstance(self.epsilon, (int, float)) and math.isfinite(self.epsilon) and self.epsilon >= 0):
             raise ValueError(f"epsilon must be a finite number >= 0, got {self.epsilon!r}")
-        for name, low in (("batch_size", 2), ("max_redraws", 1), ("decode_batch_size", 1)):
+        for name, low in (("batch_size", 2), ("max_redraws", 1), ("decode_batch_size", 1), ("bank_size", 1)):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
@@ -252,6 +305,12 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         if self.query_shift is not None and (not isinstance(self.query_shift, (int, np.integer))
                                              or self.query_shift < 0):
             raise ValueError(f"query_shift must be None or an int >= 0 (pixels), got {self.query_shift!r}")
+        if self.binarize not in (True, False, "auto"):
+            raise ValueError(f"binarize must be True, False or 'auto', got {self.binarize!r}")
+        if not (isinstance(self.class_reuse, (int, float)) and math.isfinite(self.class_reuse)
+                and self.class_reuse >= 1):
+            raise ValueError(f"class_reuse (tasks served per generated class) must be a finite number >= 1, "
+                             f"got {self.class_reuse!r}")
         if not (isinstance(self.query_augmentation, AffineRanges) or self.query_augmentation in QUERY_AUGMENTATIONS):
             raise ValueError(f"query_augmentation must be one of {QUERY_AUGMENTATIONS} or an AffineRanges, "
                              f"got {self.query_augmentation!r}")
@@ -271,6 +330,7 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         """
         self._validate_params()
         self.backend_kind_ = self._kind()
+        self._class_bank = None  # a refit backend invalidates the classes banked by class_reuse > 1
         X = as_images(X, min_count=2)
         self.image_shape_ = tuple(int(s) for s in X.shape[1:])
         rng = check_rng(self.random_state)
@@ -288,6 +348,7 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
                 self.loss_curve_ = np.asarray(losses, dtype=np.float32)
                 self.fit_time_ = budget.elapsed
                 self.epochs_done_ = budget.completed / max(1, math.ceil(len(X) / self.batch_size))
+            self.line_drawings_ = is_line_drawing(X)
             if self.backend_kind_ == "gan":
                 self.anchor_images_ = torch.zeros(0, *self.image_shape_)
                 self.latent_mean_ = self.latent_log_variance_ = torch.zeros(0, self._setting("latent_dim"))
@@ -298,6 +359,13 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
 
     def _fitted_custom_backend(self, X: torch.Tensor) -> Any:
         backend = self.backend
+        if isinstance(backend, str):  # "ae", "intae", "augintae": a new metaaug autoencoder, trained here
+            settings = {"epochs": self.epochs, "max_time": self.max_time, "latent_dim": self.latent_dim,
+                        "width": self.hidden, "lr": self.lr}
+            autoencoder = AUTOENCODER_BACKENDS[backend](verbose=self.verbose, device=self.device,
+                                                        random_state=int(torch.randint(2**31 - 1, ())),
+                                                        **{k: v for k, v in settings.items() if v is not None})
+            return autoencoder.fit(X)
         if callable(getattr(backend, "fit", None)) and hasattr(backend, "get_params"):
             try:
                 check_is_fitted(backend)
@@ -428,28 +496,61 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         if self.backend_kind_ != "gan" and n_ways > len(self.anchor_images_):
             raise ValueError(f"n_ways={n_ways} distinct real anchors are needed but LASIUM was fitted on "
                              f"{len(self.anchor_images_)} image(s)")
-        per_class = k_shot + k_query
+        if self.class_reuse > 1 and n_ways > self.bank_size:
+            raise ValueError(f"n_ways={n_ways} distinct classes are needed per task but the class bank holds "
+                             f"bank_size={self.bank_size}")
         with torch_seeded(check_rng(random_state)):
-            anchors, anchor_index = self._draw_anchors(n_tasks, n_ways)
-            new_latents = self._class_latents(anchors, per_class - 1)
-            if self.backend_kind_ == "gan":
-                latents = torch.cat([anchors.unsqueeze(2), new_latents], dim=2)
-                images = self._decode(latents.reshape(-1, latents.shape[-1]))
-                images = images.view(n_tasks, n_ways, per_class, *self.image_shape_)
+            if self.class_reuse > 1:
+                images = self._banked_classes(n_tasks, n_ways, k_shot + k_query)
             else:
-                first = self.anchor_images_[anchor_index.reshape(-1)].view(n_tasks, n_ways, 1, *self.image_shape_)
-                if per_class > 1:
-                    decoded = self._decode(new_latents.reshape(-1, new_latents.shape[-1]))
-                    decoded = decoded.view(n_tasks, n_ways, per_class - 1, *self.image_shape_)
-                    images = torch.cat([first, decoded], dim=2)
-                else:
-                    images = first
+                images = self._generate_classes(n_tasks, n_ways, k_shot + k_query)[0]
+            support = images[:, :, :k_shot].reshape(n_tasks, n_ways * k_shot, *self.image_shape_)
+            query = images[:, :, k_shot:].reshape(n_tasks * n_ways * k_query, *self.image_shape_)
             if self._augments_queries() and k_query > 0:
-                images = images.clone()
-                query = images[:, :, k_shot:].reshape(-1, *self.image_shape_)
-                images[:, :, k_shot:] = self._augment_queries(query).view(n_tasks, n_ways, k_query,
-                                                                          *self.image_shape_)
-        return split_episodes(images, n_ways, k_shot, k_query)
+                query = self._augment_queries(query)
+        return episodes_from_blocks(support, query.view(n_tasks, n_ways * k_query, *self.image_shape_),
+                                    n_ways, k_shot, k_query)
+
+    def _generate_classes(self, n_groups: int, n_ways: int, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fresh classes: images ``(n_groups, n_ways, per_class, C, H, W)`` and anchors ``(n_groups, n_ways, d)``."""
+        anchors, anchor_index = self._draw_anchors(n_groups, n_ways)
+        new_latents = self._class_latents(anchors, per_class - 1)
+        if self.backend_kind_ == "gan":
+            latents = torch.cat([anchors.unsqueeze(2), new_latents], dim=2)
+            images = self._decode(latents.reshape(-1, latents.shape[-1]))
+            return images.view(n_groups, n_ways, per_class, *self.image_shape_), anchors
+        first = self.anchor_images_[anchor_index.reshape(-1)].view(n_groups, n_ways, 1, *self.image_shape_)
+        if per_class == 1:
+            return first, anchors
+        decoded = self._decode(new_latents.reshape(-1, new_latents.shape[-1]))
+        decoded = decoded.view(n_groups, n_ways, per_class - 1, *self.image_shape_)
+        return torch.cat([first, decoded], dim=2), anchors
+
+    def _banked_classes(self, n_tasks: int, n_ways: int, per_class: int) -> torch.Tensor:
+        """``(n_tasks, n_ways, per_class, C, H, W)`` classes drawn from the bank, then part of the bank renewed."""
+        key = (self.strategy, self.sigma2, self.alpha, self.binarize, self.bank_size, n_ways, per_class)
+        bank = getattr(self, "_class_bank", None)
+        if bank is None or bank[0] != key:
+            images, anchors = self._generate_classes(math.ceil(self.bank_size / n_ways), n_ways, per_class)
+            bank = (key, images.flatten(0, 1)[:self.bank_size], anchors.flatten(0, 1)[:self.bank_size])
+            self._class_bank = bank
+        _, bank_images, bank_anchors = bank
+
+        def candidates(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+            index = distinct_indices(n, n_ways, self.bank_size)
+            return bank_anchors[index], index
+
+        _, index = self._separated(candidates, n_tasks, n_ways)
+        images = bank_images[index]
+        # stochastic rounding keeps the average renewal at exactly n_tasks * n_ways / class_reuse
+        expected = n_tasks * n_ways / self.class_reuse
+        n_new = min(self.bank_size, int(expected) + int(torch.rand(()) < expected - int(expected)))
+        if n_new:
+            fresh_images, fresh_anchors = self._generate_classes(math.ceil(n_new / n_ways), n_ways, per_class)
+            slots = torch.randperm(self.bank_size)[:n_new]
+            bank_images[slots] = fresh_images.flatten(0, 1)[:n_new]
+            bank_anchors[slots] = fresh_anchors.flatten(0, 1)[:n_new]
+        return images
 
     def sample_latents(self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15,
                        random_state: RandomState = None) -> torch.Tensor:
@@ -475,7 +576,12 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         return mean + std * torch.randn_like(mean), index
 
     def _draw_anchors(self, n_tasks: int, n_ways: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        anchors, index = self._anchor_candidates(n_tasks, n_ways)
+        return self._separated(lambda n: self._anchor_candidates(n, n_ways), n_tasks, n_ways)
+
+    def _separated(self, candidates: Callable[[int], tuple[torch.Tensor, torch.Tensor | None]], n_tasks: int,
+                   n_ways: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Anchors ``(n_tasks, n_ways, d)`` from ``candidates(n)``, the tasks closer than epsilon redrawn."""
+        anchors, index = candidates(n_tasks)
         if self.epsilon <= 0 or n_ways < 2:
             return anchors, index
         off_diagonal = ~torch.eye(n_ways, dtype=torch.bool)
@@ -489,7 +595,7 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
             failing = (distance < self.epsilon).nonzero().flatten()
             if len(failing) == 0:
                 return anchors, index
-            retry, retry_index = self._anchor_candidates(len(failing), n_ways)
+            retry, retry_index = candidates(len(failing))
             anchors[failing] = retry
             if index is not None:
                 index[failing] = retry_index
@@ -503,6 +609,23 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
             )
         return anchors, index
 
+    def _binarizes(self) -> bool:
+        """``binarize`` resolved: "auto" thresholds autoencoder decodings of line drawings."""
+        if self.binarize != "auto":
+            return bool(self.binarize)
+        if not isinstance(getattr(self, "backend_", None), InterpolativeAutoencoder):
+            return False
+        if getattr(self, "line_drawings_", None) is None:  # models saved before the attribute existed
+            self.line_drawings_ = is_line_drawing(self.anchor_images_)
+        return bool(self.line_drawings_)
+
+    def _sigma2(self) -> float:
+        """``sigma2``, or its default for the backend's latent geometry (unit sphere or Gaussian prior)."""
+        if self.sigma2 is not None:
+            return float(self.sigma2)
+        on_sphere = isinstance(getattr(self, "backend_", None), InterpolativeAutoencoder)
+        return SIGMA2_DEFAULTS["sphere" if on_sphere else "prior"]
+
     def _out_of_class_latents(self, shape: tuple[int, ...]) -> torch.Tensor:
         if self.backend_kind_ == "custom":
             index = torch.randint(len(self.latent_mean_), shape[:-1])
@@ -515,7 +638,7 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         z = anchors.unsqueeze(2)
         shape = (n_tasks, n_ways, n_new, dim)
         if self.strategy == "N":
-            return z + math.sqrt(self.sigma2) * torch.randn(shape)
+            return z + math.sqrt(self._sigma2()) * torch.randn(shape)
         if self.strategy == "RO":
             return z + self.alpha * (self._out_of_class_latents(shape) - z)
         # OC: the m-th new sample of class i moves toward anchor (i + 1 + m mod (N - 1)) mod N
@@ -542,7 +665,7 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
             if module is not None:
                 module.train(was_training)
         images = torch.cat(parts)
-        if self.binarize:
+        if self._binarizes():
             images = (images > 0.5).float()
         if tuple(images.shape[1:]) != self.image_shape_:
             images = images.reshape(len(images), *self.image_shape_)
@@ -562,12 +685,10 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
     def _augment_queries(self, images: torch.Tensor) -> torch.Tensor:
         """Query-only augmentation: integer shifts (the authors' code) or a random affine transform."""
         if self.query_augmentation == "shift":
-            params = identity_params(len(images))
             shift = self._query_shift()
-            params[:, 1:3] = torch.randint(-shift, shift + 1, (len(images), 2)).float()
-        else:
-            ranges = self.query_augmentation
-            if not isinstance(ranges, AffineRanges):
-                ranges = AffineRanges.characters() if self.image_shape_[0] == 1 else AffineRanges.natural()
-            params = sample_params(len(images), ranges, images.shape[-1])
+            return shift_images(images, torch.randint(-shift, shift + 1, (len(images), 2)))
+        ranges = self.query_augmentation
+        if not isinstance(ranges, AffineRanges):
+            ranges = AffineRanges.characters() if self.image_shape_[0] == 1 else AffineRanges.natural()
+        params = sample_params(len(images), ranges, images.shape[-1])
         return apply_params(images, params)
