@@ -60,7 +60,7 @@ def _unsupervised_rows(data: DemoData, seed: int) -> list[tuple[str, Callable[[]
     rows = []
     LASIUM = _optional("metaaug.samplers.lasium", "LASIUM")
     if LASIUM is not None:
-        rows.append(("LASIUM (VAE) + ProtoNets",
+        rows.append(("LASIUM (default AE backend) + ProtoNets",
                      lambda: LASIUM(epochs=data.epochs, random_state=seed, verbose=False).fit(data.X_train)))
     UMTRA = _optional("metaaug.samplers.umtra", "UMTRA")
     if UMTRA is not None:
