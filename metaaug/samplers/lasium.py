@@ -558,7 +558,9 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
 
         ``(n_tasks, n_ways, k_shot + k_query, latent_dim)``; index 0 of each
         class is its anchor (the real image's latent for the VAE and custom
-        backends, where that image, not the decoded anchor, is shown).
+        backends, where that image, not the decoded anchor, is shown). With
+        ``class_reuse > 1`` the tasks come from the class bank, which these
+        fresh latents do not describe.
         """
         self._check_fitted()
         check_task_args(n_tasks, n_ways, k_shot, k_query)
