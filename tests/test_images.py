@@ -63,3 +63,13 @@ def test_labels_validation():
 def test_check_image_shape_names_both_shapes():
     with pytest.raises(ValueError, match=r"\(3, 8, 8\).*\(1, 8, 8\)"):
         check_image_shape(torch.zeros(2, 3, 8, 8), (1, 8, 8))
+
+
+def test_is_line_drawing_on_real_data(dev_split, digits):
+    from metaaug.data.images import is_line_drawing
+
+    (X_train, _), (X_test, _) = dev_split
+    assert is_line_drawing(X_train) and is_line_drawing(X_test)  # Omniglot strokes at 28x28
+    assert not is_line_drawing(digits[0])  # soft 8x8 digits
+    rgb = X_train[:50].expand(-1, 3, -1, -1)
+    assert not is_line_drawing(rgb) and not is_line_drawing(torch.rand(50, 1, 28, 28))
