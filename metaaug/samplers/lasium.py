@@ -83,7 +83,7 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         autoencoders, whose L2-normalised latents spread about six times
         less per dimension (32 dimensions on the unit sphere; on the dev
         split 0.001 and 0.004 gave 85.6% and 84.8% with the AE). The latent codes
-        of the default VAE on Omniglot spread with a per-dimension std of
+        of the 20-epoch VAE on Omniglot spread with a per-dimension std of
         about 0.85, so 0.03 (std 0.17) keeps samples recognisably in their
         class; on the Omniglot dev split 0.03, 0.1, 0.5 and 1.0 gave 81.6%,
         80.0%, 78.6% and 76.1% (ProtoNets, 500 iterations, query shifts on).
