@@ -257,6 +257,7 @@ def test_save_load_round_trip(fitted, omniglot_small, tmp_path):
     assert np.array_equal(loaded.classes_, fitted.classes_)
 
 
+@pytest.mark.filterwarnings("ignore:.*fewer than k_shot:UserWarning")  # small clusters are skipped on purpose
 def test_unlabeled_fit_uses_pseudo_labels(omniglot_small):
     X = omniglot_small[0][:300]
     model = LoFGAN(random_state=0, n_clusters=12, **FAST).fit(X)
