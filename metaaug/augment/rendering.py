@@ -43,7 +43,8 @@ def soften_strokes(images: torch.Tensor, blur_probability: float = 0.5,
     Returns
     -------
     torch.Tensor
-        ``(n, C, H, W)`` in [0, 1]; one batched convolution per blur level.
+        ``(n, C, H, W)`` in [0, 1]; one batched convolution per blur level,
+        on the images drawn for that level only.
     """
     for name, value in (("blur_probability", blur_probability), ("fade_probability", fade_probability)):
         if not 0 <= value <= 1:
@@ -52,12 +53,15 @@ def soften_strokes(images: torch.Tensor, blur_probability: float = 0.5,
         raise ValueError(f"fade must be a range (low, high) inside [0, 1], got {fade!r}")
     n, channels = images.shape[:2]
     device = images.device
-    blurred = [F.conv2d(images, gaussian_kernel(s).to(device).expand(channels, 1, 5, 5).contiguous(), padding=2,
-                        groups=channels) for s in sigmas]
-    views = torch.stack([images, *blurred])
-    level = torch.randint(1, len(views), (n,), generator=generator).to(device)
+    level = torch.randint(1, len(sigmas) + 1, (n,), generator=generator).to(device)
     keep = torch.rand(n, generator=generator).to(device) >= blur_probability
-    out = views[torch.where(keep, torch.zeros_like(level), level), torch.arange(n, device=device)]
+    level = torch.where(keep, torch.zeros_like(level), level)
+    out = images.clone()
+    for index, sigma in enumerate(sigmas, start=1):  # one convolution per blur level, on its images only
+        chosen = (level == index).nonzero().flatten()
+        if len(chosen):
+            kernel = gaussian_kernel(sigma).to(device).expand(channels, 1, 5, 5).contiguous()
+            out[chosen] = F.conv2d(images[chosen], kernel, padding=2, groups=channels)
     scale = torch.empty(n).uniform_(fade[0], fade[1], generator=generator).to(device)
     scale = torch.where(torch.rand(n, generator=generator).to(device) < fade_probability, scale, torch.ones_like(scale))
     return (out * scale.view(n, 1, 1, 1)).clamp(0, 1)
