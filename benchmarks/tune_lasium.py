@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from metaaug import AE, LASIUM, UMTRA, AugIntAE, IntAE
+from metaaug.samplers.lasium import SAMPLING_PARAMS
 from metaaug.data import LabeledTaskSampler, load_dev_split
 from metaaug.fewshot import ProtoNetClassifier
 
@@ -67,8 +68,7 @@ def main() -> None:
     elif cache.is_file():
         base = LASIUM.load(cache)
         # rows differ from LASIUM's current defaults only by their own params, not by the cache's
-        sampling = ("strategy", "sigma2", "alpha", "epsilon", "query_shift", "binarize")
-        base.set_params(**{k: v for k, v in LASIUM().get_params().items() if k in sampling})
+        base.set_params(**{k: v for k, v in LASIUM().get_params().items() if k in SAMPLING_PARAMS})
     else:
         base = LASIUM(backend=args.backend, random_state=0).fit(X_train)
         base.save(cache)

@@ -42,11 +42,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from metaaug.data import LabeledTaskSampler, load_dev_split
+from metaaug.data import load_dev_split
 from metaaug.fewshot import ProtoNetClassifier
 from metaaug.generators.lofgan import LoFGAN
 from metaaug.generators.mixup import PixelMixup
-from metaaug.metrics import dev_feature_extractor, diversity, fid, kid, prototype_faithfulness
+from metaaug.metrics import dev_feature_extractor, diversity, fid, fit_prototype_judge, kid, prototype_faithfulness
 from metaaug.metrics.downstream import downstream_accuracy, labeled_split
 from metaaug.reporting import command_line, format_accuracy, hardware_summary, markdown_table, update_benchmarks_doc
 
@@ -153,9 +153,8 @@ def load_or_fit_protonet(args: argparse.Namespace, X_train: torch.Tensor, y_trai
         f"protonet_lofgan_{args.protonet_iterations}it_{args.protonet_max_time or 0:g}s.pt")
     if path.is_file():
         return ProtoNetClassifier.load(path)
-    protonet = ProtoNetClassifier(n_ways=20, k_shot=2, k_query=5, meta_batch_size=2,
-                                  n_iterations=args.protonet_iterations, max_time=args.protonet_max_time,
-                                  verbose=False, random_state=0).fit(LabeledTaskSampler(X_train, y_train))
+    protonet = fit_prototype_judge(X_train, y_train, soften=False, n_iterations=args.protonet_iterations,
+                                   max_time=args.protonet_max_time)
     protonet.save(path)
     return protonet
 

@@ -41,6 +41,7 @@ from typing import Any
 import torch
 
 from metaaug import CACTUs, LASIUM, UMTRA
+from metaaug.samplers.lasium import SAMPLING_PARAMS  # a cached backend is reused whatever their values
 from metaaug.data import LabeledTaskSampler, load_dev_split
 from metaaug.fewshot import MAMLClassifier, ProtoNetClassifier, PixelNearestNeighbor
 from metaaug.reporting import command_line, format_accuracy, hardware_summary, markdown_table, update_benchmarks_doc
@@ -53,9 +54,6 @@ DEFAULT_ROWS = (
     "lasium-n-gan:proto", "lasium-ro-gan:proto", "lasium-oc-gan:proto",
     "lasium-n-ae:maml", "lasium-n-vae:maml", "lasium-ro-gan:maml", "umtra:maml",
 )
-# LASIUM parameters that only affect sampling (a cached backend is reused whatever their values)
-SAMPLING_PARAMS = ("strategy", "sigma2", "alpha", "epsilon", "query_shift", "query_augmentation", "binarize",
-                   "max_redraws", "decode_batch_size", "class_reuse", "bank_size")
 QUICK_ROWS = ("pixel-nn", "lasium-n-ae:proto", "umtra:proto", "cactus:proto")
 
 

@@ -35,6 +35,9 @@ BACKENDS = ("vae", "gan", *AUTOENCODER_BACKENDS)
 SIGMA2_DEFAULTS = {"prior": 0.03, "sphere": 0.001}
 STRATEGIES = ("N", "RO", "OC")
 QUERY_AUGMENTATIONS = ("shift", "affine", "none")
+# parameters that only shape the sampled tasks: changing them needs no refit of the backend
+SAMPLING_PARAMS = ("strategy", "sigma2", "alpha", "epsilon", "query_shift", "query_augmentation", "binarize",
+                   "max_redraws", "decode_batch_size", "class_reuse", "bank_size")
 _DEFAULTS = {  # per backend: latent_dim, hidden, lr, epochs
     "vae": {"latent_dim": 20, "hidden": 16, "lr": 1e-3, "epochs": 20},
     "gan": {"latent_dim": 128, "hidden": 16, "lr": 3e-4, "epochs": 10},
