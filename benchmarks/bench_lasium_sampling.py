@@ -20,7 +20,7 @@ import torch
 
 from metaaug import CACTUs, LASIUM, UMTRA
 from metaaug.data import LabeledTaskSampler, load_dev_split
-from metaaug.reporting import command_line, hardware_summary, markdown_table, update_benchmarks_doc
+from metaaug.reporting import markdown_table, publish_section, section_text
 
 
 NOTE = ("5-way 1-shot 15-query tasks of 28x28 images from the dev split's training images. A LASIUM task "
@@ -80,11 +80,8 @@ def main() -> None:
     table = markdown_table(rows)
     default_vae = next(r for r in rows if "VAE" in r["sampler"] and r["sampler"].endswith("(defaults)"))
     note = NOTE.format(threads=torch.get_num_threads(), images_per_s=default_vae["generated images/s"])
-    print(table)
-    if args.update_docs:
-        body = (f"## LASIUM task sampling speed\n\n{note}\n\nCommand: `{command_line()}`\n\n"
-                f"Hardware: {hardware_summary()}\n\nWall time: {wall:.0f} s\n\n{table}")
-        update_benchmarks_doc("lasium-sampling-speed", body)
+    publish_section("lasium-sampling-speed", section_text("LASIUM task sampling speed", f"{wall:.0f} s", note, table),
+                    write=args.update_docs)
 
 
 if __name__ == "__main__":
