@@ -73,3 +73,36 @@ def test_is_line_drawing_on_real_data(dev_split, digits):
     assert not is_line_drawing(digits[0])  # soft 8x8 digits
     rgb = X_train[:50].expand(-1, 3, -1, -1)
     assert not is_line_drawing(rgb) and not is_line_drawing(torch.rand(50, 1, 28, 28))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=8),
+       st.lists(st.integers(1, 3), min_size=1, max_size=3, unique=True))
+def test_rotated_classes_are_new_labels_of_rotated_images(labels, turns):
+    from metaaug.data.rotations import add_rotated_classes
+
+    X = torch.rand(len(labels), 1, 5, 5)
+    X_out, y_out = add_rotated_classes(X, labels, quarter_turns=turns)
+    n, stride = len(labels), max(labels) + 1
+    assert X_out.shape == (n * (1 + len(turns)), 1, 5, 5) and y_out.shape == (len(X_out),)
+    assert torch.equal(X_out[:n], X) and y_out[:n].tolist() == labels
+    for position, turn in enumerate(turns, start=1):
+        block = slice(position * n, (position + 1) * n)
+        assert torch.equal(torch.rot90(X_out[block], -turn, dims=(2, 3)), X)
+        assert y_out[block].tolist() == [label + position * stride for label in labels]
+    # a class and its rotations never share a label, and images of one class stay together
+    pairs = {(int(a), int(b)) for a, b in zip(y_out[:n], y_out[n:2 * n])}
+    assert all(a != b for a, b in pairs) and len(torch.unique(y_out)) == len(set(labels)) * (1 + len(turns))
+
+
+def test_rotated_classes_reject_bad_input():
+    from metaaug.data.rotations import add_rotated_classes
+
+    with pytest.raises(ValueError, match="square"):
+        add_rotated_classes(torch.rand(2, 1, 4, 5), [0, 1])
+    with pytest.raises(ValueError, match="quarter_turns"):
+        add_rotated_classes(torch.rand(2, 1, 4, 4), [0, 1], quarter_turns=(1, 4))
+    with pytest.raises(ValueError, match="quarter_turns"):
+        add_rotated_classes(torch.rand(2, 1, 4, 4), [0, 1], quarter_turns=(2, 2))
+    with pytest.raises(ValueError, match="non-negative"):
+        add_rotated_classes(torch.rand(2, 1, 4, 4), [-1, 1])

@@ -269,3 +269,22 @@ def test_fit_prototype_judge_trains_on_softened_episodes(digits, monkeypatch):
     calls.clear()
     fit_prototype_judge(X, y, soften=False, n_ways=5, k_shot=1, k_query=2, max_time=None, n_iterations=2)
     assert calls == []
+
+
+def test_fit_prototype_judge_with_rotated_classes_samples_rotated_episodes(digits, monkeypatch):
+    import metaaug.data.tasks as tasks
+
+    X, y = digits
+    seen = []
+    original = tasks.LabeledTaskSampler.__init__
+
+    def spy(self, X_, y_):
+        seen.append((len(X_), len(torch.unique(torch.as_tensor(y_)))))
+        original(self, X_, y_)
+
+    monkeypatch.setattr(tasks.LabeledTaskSampler, "__init__", spy)
+    fit_prototype_judge(X[:200], y[:200], soften=False, rotated_classes=True, n_ways=5, k_shot=1, k_query=2,
+                        max_time=None, n_iterations=2)
+    fit_prototype_judge(X[:200], y[:200], soften=False, n_ways=5, k_shot=1, k_query=2, max_time=None,
+                        n_iterations=2)
+    assert seen == [(800, 40), (200, 10)]
