@@ -21,9 +21,11 @@ rather than the rendering.
 Rows: real held-out drawings and the seeds blurred by a 3x3 filter (anchors),
 pixel mixup, AE, IntAE, AugIntAE, each with alpha ~ U(0, 1) (``generate``'s
 default) and alpha = 0.5 (the midpoint, the hardest case), the autoencoders'
-images also binarised at 0.5, and the seeds' own reconstructions. The models
-are the cached ones of ``examples/autoencoder_generalisation.py``; the ProtoNet
-is cached next to them.
+images also binarised at 0.5, and the seeds' own reconstructions; ``--widths``
+compares widths, ``--variants`` adds non-default configurations (by default
+AugIntAE with ``reconstruction_weight=1`` and with the autoperceptual loss). The models are the cached ones of
+``examples/autoencoder_generalisation.py``; the judges (``examples/judges.py``)
+are cached next to them.
 
     python examples/autoencoder_faithfulness.py --models-dir /tmp/metaaug_models --update-docs
 """
@@ -39,23 +41,13 @@ import torch
 import torch.nn.functional as F
 
 from metaaug.data import load_dev_split
-from metaaug.fewshot import ProtoNetClassifier
 from metaaug.generators.mixup import PixelMixup
 from metaaug.metrics.downstream import mean_ci95
-from metaaug.metrics.faithfulness import fit_prototype_judge, prototype_faithfulness
+from metaaug.metrics.faithfulness import prototype_faithfulness
 from metaaug.reporting import markdown_table, publish_section, section_text
 
 MODEL_NAMES = ("AE", "IntAE", "AugIntAE")
-
-
-def load_or_fit_judge(path: Path, X: torch.Tensor, y: torch.Tensor, soften: bool,
-                      max_time: float) -> tuple[ProtoNetClassifier, str]:
-    if path.is_file():
-        return ProtoNetClassifier.load(path), f"loaded from {path.name}"
-    start = time.perf_counter()
-    model = fit_prototype_judge(X, y, soften=soften, max_time=max_time)
-    model.save(path)
-    return model, f"fitted in {time.perf_counter() - start:.0f} s"
+VARIANT_LABELS = {"AugIntAE+rec": "AugIntAE, reconstruction_weight=1", "AugIntAE+perc": "AugIntAE, perceptual=True"}
 
 
 def nearest_seed_distance(generated: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
@@ -73,6 +65,7 @@ def blurred(images: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     from autoencoder_generalisation import add_model_arguments, load_or_fit_models  # same folder
+    from judges import load_or_fit_judge
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_model_arguments(parser)
@@ -81,18 +74,31 @@ def main() -> None:
     parser.add_argument("--protonet-time", type=float, default=180.0, help="meta-training s of the crisp judge")
     parser.add_argument("--soft-protonet-time", type=float, default=600.0,
                         help="meta-training s of the judge trained with blurred / faded strokes")
+    parser.add_argument("--widths", type=lambda text: [int(w) for w in text.split(",")], default=None,
+                        help="comma-separated autoencoder widths to compare (default: --width)")
+    parser.add_argument("--variants", type=lambda text: [v for v in text.split(",") if v], default=["AugIntAE+rec", "AugIntAE+perc"],
+                        help="extra configurations, at the first width only (names of "
+                             "autoencoder_generalisation.MODEL_VARIANTS; '' for none)")
+    parser.add_argument("--no-rotated-classes", dest="rotated_classes", action="store_false",
+                        help="train the judges without the rotated copies of the training classes")
     parser.add_argument("--update-docs", action="store_true")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("METAAUG_THREADS", 1)))
     args = parser.parse_args()
+    args.widths = args.widths or [args.width]
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     (X_train, y_train), (X_novel, y_novel) = load_dev_split()
     judges, judge_notes = {}, []
     for judge, soften, budget in (("crisp", False, args.protonet_time), ("soft", True, args.soft_protonet_time)):
-        name = "protonet_dev_train_20w2s.pt" if not soften else f"protonet_dev_train_20w2s_soft{budget:.0f}.pt"
-        judges[judge], note = load_or_fit_judge(args.models_dir / name, X_train, y_train, soften, budget)
+        judges[judge], note = load_or_fit_judge(args.models_dir, X_train, y_train, soften=soften,
+                                                rotated_classes=args.rotated_classes, max_time=budget)
         judge_notes.append(f"{judge} judge {note}")
-    models, _ = load_or_fit_models(list(MODEL_NAMES), X_train, args.epochs, args.width, args.models_dir)
+    models = {}
+    for i, width in enumerate(args.widths):
+        names = list(MODEL_NAMES) + (list(args.variants) if i == 0 else [])
+        fitted, _ = load_or_fit_models(names, X_train, args.epochs, width, args.models_dir)
+        suffix = f" (width {width})" if len(args.widths) > 1 else ""
+        models.update({f"{VARIANT_LABELS.get(name, name)}{suffix}": model for name, model in fitted.items()})
     generators = {"pixel mixup": PixelMixup(), **models}
     scores: dict[str, list[float]] = {}
     distances: dict[str, list[float]] = {}
@@ -136,10 +142,13 @@ def main() -> None:
         "AE / IntAE / AugIntAE: class faithfulness on novel characters",
         f"{total / 60:.1f} min ({', '.join(judge_notes)})",
         "Two ProtoNets judges (`metaaug.metrics.fit_prototype_judge`: conv4, 20-way 2-shot episodes, trained on "
-        f"the labeled training alphabets only): *crisp*, trained on the images as they are ({args.protonet_time:.0f} s "
+        "the labeled training alphabets only"
+        + (", each class also rotated by 90, 180 and 270 degrees as three new classes" if args.rotated_classes
+           else "")
+        + f"): *crisp*, trained on the images as they are ({args.protonet_time:.0f} s "
         "budget), and *soft-stroke*, trained with every episode image randomly blurred and its ink faded "
         f"(`metaaug.augment.soften_strokes`, {args.soft_protonet_time:.0f} s budget), so that it names the drawn "
-        f"character rather than the rendering. 95% CIs over trials. {args.trials} trials of 20 random Korean / Tagalog characters with 2 "
+        f"character rather than the rendering. {args.trials} trials of 20 random Korean / Tagalog characters with 2 "
         f"random seed drawings each; {args.n} images generated per character from its 2 seeds. Faithfulness: share "
         "of images whose nearest prototype (mean embedding of a character's 2 seeds) among the 20 is their own "
         "character's; mean over trials with 95% CI. The last column (mean per-pixel L1 distance to the nearest "

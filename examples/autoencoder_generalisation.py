@@ -38,6 +38,14 @@ from metaaug.reporting import markdown_table, provenance, publish_section
 from metaaug.augment import augmentation_triplets
 
 MODEL_CLASSES = {"AE": AE, "IntAE": IntAE, "AugIntAE": AugIntAE}
+# named non-default configurations: (class, constructor parameters)
+MODEL_VARIANTS = {"AugIntAE+rec": (AugIntAE, {"reconstruction_weight": 1.0}),
+                  "AugIntAE+perc": (AugIntAE, {"perceptual": True})}
+
+
+def model_spec(name: str) -> tuple[type, dict]:
+    """The estimator class and non-default parameters behind a model name."""
+    return MODEL_VARIANTS[name] if name in MODEL_VARIANTS else (MODEL_CLASSES[name], {})
 
 
 def default_models_dir() -> Path:
@@ -157,7 +165,7 @@ def load_or_fit_models(names: list[str], X_train: torch.Tensor, epochs: int, wid
     for name in names:
         path = model_path(models_dir, name, epochs, width)
         stats = fit_stats_path(models_dir, name, epochs, width)
-        loader = SameSizeVAE.load if name == "VAE" else MODEL_CLASSES[name].load
+        loader = SameSizeVAE.load if name == "VAE" else model_spec(name)[0].load
         if path.is_file() and not refit:
             models[name] = loader(path, width=width) if name == "VAE" else loader(path)
             if stats.is_file():
@@ -168,7 +176,8 @@ def load_or_fit_models(names: list[str], X_train: torch.Tensor, epochs: int, wid
             wall, cpu = _timed_fit(model, X_train)
             row = _fit_row(name, epochs, "", wall, cpu, "")
         else:
-            model = MODEL_CLASSES[name](epochs=epochs, width=width, random_state=0, verbose=False)
+            cls, params = model_spec(name)
+            model = cls(epochs=epochs, width=width, random_state=0, verbose=False, **params)
             wall, cpu = _timed_fit(model, X_train)
             row = _fit_row(name, epochs, model.n_steps_, wall, cpu, f"{model.loss_history_[-1]:.4f}")
         model.save(path)

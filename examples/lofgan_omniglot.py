@@ -46,7 +46,7 @@ from metaaug.data import load_dev_split
 from metaaug.fewshot import ProtoNetClassifier
 from metaaug.generators.lofgan import LoFGAN
 from metaaug.generators.mixup import PixelMixup
-from metaaug.metrics import dev_feature_extractor, diversity, fid, fit_prototype_judge, kid, prototype_faithfulness
+from metaaug.metrics import dev_feature_extractor, diversity, fid, kid, prototype_faithfulness
 from metaaug.metrics.downstream import downstream_accuracy, labeled_split
 from metaaug.reporting import command_line, format_accuracy, hardware_summary, markdown_table, update_benchmarks_doc
 
@@ -147,23 +147,21 @@ def load_models(rows: list[str], model_dir: Path) -> dict[str, object]:
 
 
 def load_or_fit_protonet(args: argparse.Namespace, X_train: torch.Tensor, y_train: torch.Tensor
-                         ) -> ProtoNetClassifier:
-    """The faithfulness judge: a 20-way 2-shot ProtoNet meta-trained on the training alphabets (cached)."""
-    path = args.protonet or args.model_dir / (
-        f"protonet_lofgan_{args.protonet_iterations}it_{args.protonet_max_time or 0:g}s.pt")
-    if path.is_file():
-        return ProtoNetClassifier.load(path)
-    protonet = fit_prototype_judge(X_train, y_train, soften=False, n_iterations=args.protonet_iterations,
-                                   max_time=args.protonet_max_time)
-    protonet.save(path)
-    return protonet
+                         ) -> tuple[ProtoNetClassifier, str]:
+    """The faithfulness judge (``--protonet``, else the shared cached one of ``examples/judges.py``) and its name."""
+    from judges import describe_judge, load_or_fit_judge  # same folder
+
+    if args.protonet is not None:
+        return ProtoNetClassifier.load(args.protonet), f"ProtoNets judge `{args.protonet.name}`"
+    judge, _ = load_or_fit_judge(args.model_dir, X_train, y_train, max_time=args.protonet_time)
+    return judge, describe_judge(max_time=args.protonet_time)
 
 
 def stage_generation(models: dict, model_dir: Path, args: argparse.Namespace, X_train: torch.Tensor,
                      y_train: torch.Tensor, X_test: torch.Tensor, y_test: torch.Tensor) -> dict:
     """Generation metrics, class faithfulness and the PNG grids."""
     extractor = dev_feature_extractor()
-    protonet = load_or_fit_protonet(args, X_train, y_train)
+    protonet, judge = load_or_fit_protonet(args, X_train, y_train)
     seeds = class_seeds(X_test, y_test, 3, np.random.default_rng(0))
     ceiling = faithfulness(None, protonet, X_test, y_test, args.faith_groups, args.n_generate,
                            np.random.default_rng(1))
@@ -187,8 +185,6 @@ def stage_generation(models: dict, model_dir: Path, args: argparse.Namespace, X_
         if row in FITTED_ROWS:
             save_grid(seeds[::7][:8], [g[:7] for g in generated[::7][:8]],
                       ROOT / "docs" / "images" / f"lofgan_omniglot_{row}.png")
-    judge = (f"{protonet.n_iterations_done_} meta-updates of {protonet.meta_batch_size} tasks, "
-             f"{protonet.fit_time_:.0f} s")
     return {"generation": rows, "real_faithfulness": ceiling, "protonet": judge}
 
 
@@ -229,8 +225,7 @@ def report(results: dict, args: argparse.Namespace) -> str:
         "(`metaaug.metrics.dev_feature_extractor`, trained on the training alphabets only) against all 1140 "
         "real novel images; nearest-seed L1 = mean per-pixel L1 to the closest seed (0 = a copy); "
         "faithfulness = nearest-prototype accuracy among 20 novel characters, prototypes from 2 seeds, "
-        f"images generated from those 2 seeds, in the embedding of a ProtoNet meta-trained on the training "
-        f"alphabets (20-way 2-shot 5-query tasks, {results.get('protonet', '?')}), "
+        f"images generated from those 2 seeds, in the embedding of the {results.get('protonet', '?')}, "
         f"{args.faith_groups} groups (target >= 85%; real "
         f"held-out images of the same characters score {100 * results.get('real_faithfulness', float('nan')):.1f}%):",
         "",
@@ -259,10 +254,10 @@ def main() -> None:
     parser.add_argument("--n-generate", type=int, default=10, help="images generated per novel class")
     parser.add_argument("--n-labeled", type=int, default=5, help="labeled images per novel class (downstream)")
     parser.add_argument("--n-seeds", type=int, default=5, help="downstream runs")
-    parser.add_argument("--protonet-iterations", type=int, default=600, help="ProtoNet meta-updates (2 tasks each)")
-    parser.add_argument("--protonet-max-time", type=float, default=None, help="stop ProtoNet training after this")
+    parser.add_argument("--protonet-time", type=float, default=600.0,
+                        help="meta-training seconds of the shared faithfulness judge (examples/judges.py)")
     parser.add_argument("--protonet", type=Path, default=None,
-                        help="a saved ProtoNetClassifier to use as the faithfulness judge (else fitted and cached)")
+                        help="a saved ProtoNetClassifier to use as the faithfulness judge instead")
     parser.add_argument("--faith-groups", type=int, default=10)
     parser.add_argument("--threads", type=int, default=int(os.environ.get("METAAUG_THREADS", 0)) or None,
                         help="torch threads (default: $METAAUG_THREADS, else torch's choice)")

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from metaaug.data import LabeledTaskSampler, load_dev_split
+from metaaug.data import load_dev_split
 from metaaug.generators.metafavae import MetaFAVAE
 from metaaug.reporting import command_line, format_accuracy, hardware_summary, markdown_table, update_benchmarks_doc
 
@@ -53,8 +53,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("METAAUG_THREADS", 0)) or None,
                         help="torch threads (default: $METAAUG_THREADS, else torch's setting)")
     parser.add_argument("--novel-classes", type=int, default=20, help="novel classes for the metrics")
+    parser.add_argument("--faith-trials", type=int, default=5,
+                        help="groups of --novel-classes classes over which faithfulness is averaged (95%% CI)")
     parser.add_argument("--n-generate", type=int, default=100, help="images generated per class")
-    parser.add_argument("--protonet-time", type=float, default=90.0, help="seconds to train the ProtoNets embedding")
+    parser.add_argument("--protonet-time", type=float, default=600.0,
+                        help="meta-training seconds of the shared faithfulness judge (examples/judges.py)")
     parser.add_argument("--downstream-seeds", type=int, default=5, help="0 skips the downstream table")
     parser.add_argument("--downstream-epochs", type=int, default=30)
     parser.add_argument("--labeled", type=int, default=4, help="labeled images per novel class (downstream)")
@@ -97,6 +100,29 @@ def fit_cpu_seconds(model_path: Path) -> str:
     return f"{info['cpu_seconds'] / 60:.1f} CPU-min, {info['threads']} thread(s)"
 
 
+def faithfulness_cell(scores: list[float]) -> str:
+    """Mean faithfulness over groups of classes, with a 95% CI when there are several groups."""
+    from metaaug.metrics.downstream import mean_ci95
+
+    mean, ci = mean_ci95(scores)
+    return f"{100 * mean:.1f}%" + (f" ± {100 * ci:.1f}" if len(scores) > 1 else "")
+
+
+def adapted_decoder_samples(model: MetaFAVAE, seeds: torch.Tensor, n: int, random_state: int) -> torch.Tensor:
+    """Decodings of posterior samples of the seeds' codes by the *adapted VAE decoder*.
+
+    Not a generation mode of Meta-FAVAE (the paper samples ``G(z, c)``): a
+    diagnostic of whether the adapted code ``c`` carries the class at all.
+    """
+    adapted = model.adapt(seeds)
+    generator = torch.Generator().manual_seed(random_state)
+    with torch.no_grad():
+        mean, log_var = adapted.encoder(seeds)
+        which = torch.randint(len(seeds), (n,), generator=generator)
+        noise = torch.randn(n, mean.shape[1], generator=generator)
+        return adapted.decoder(mean[which] + torch.exp(0.5 * log_var[which]) * noise).clamp(0, 1)
+
+
 def grid_png(rows: list[list[torch.Tensor]], path: Path, gap: int = 4) -> None:
     """Rows of image blocks (each (N, 1, H, W)) -> one PNG; blocks separated by a gap."""
     lines = []
@@ -130,7 +156,6 @@ def main() -> None:
     models = {name: fitted_model(variant == "favae", X_train, y_train, args)
               for variant, name in (("avae", "Meta-AVAE"), ("favae", "Meta-FAVAE")) if variant in variants}
 
-    from metaaug.fewshot import ProtoNetClassifier
     from metaaug.metrics import dev_feature_extractor, diversity, fid, kid, prototype_faithfulness
 
     rng = np.random.default_rng(args.random_state)
@@ -140,22 +165,25 @@ def main() -> None:
     seeds2 = [images[:2] for images in per_class]
     held_out = [images[4:] for images in per_class]
     real_rest = torch.cat(held_out)
+    # faithfulness groups: the classes above first, then further random groups of as many classes
+    groups = [(seeds2, held_out)]
+    labels = torch.unique(y_test).numpy()
+    for _ in range(args.faith_trials - 1):
+        group = [X_test[y_test == c][torch.from_numpy(rng.permutation(int((y_test == c).sum())))]
+                 for c in rng.choice(labels, args.novel_classes, replace=False)]
+        groups.append(([images[:2] for images in group], [images[2:] for images in group]))
 
     embed = dev_feature_extractor()
-    protonet_path = args.model_dir / f"metafavae_protonet_t{int(args.protonet_time)}_rs{args.random_state}.pt"
-    if protonet_path.is_file():
-        protonet = ProtoNetClassifier.load(protonet_path)
-    else:
-        protonet = ProtoNetClassifier(n_ways=20, k_shot=1, k_query=5, n_iterations=5000,
-                                      max_time=args.protonet_time, random_state=args.random_state, verbose=False)
-        protonet.fit(LabeledTaskSampler(X_train, y_train))
-        protonet.save(protonet_path)
+    from judges import describe_judge, load_or_fit_judge  # same folder
+
+    protonet, _ = load_or_fit_judge(args.model_dir, X_train, y_train, max_time=args.protonet_time)
     faithfulness_column = f"faithfulness (2 seeds, {args.novel_classes}-way)"
     rows = [{
         "model": "real held-out images", "c at generation": "-", "adapt+generate s/class": "-",
-        "FID (dev features)": "-", "KID x100": "-",
+        "FID (dev features)": "-", "KID (dev features)": "-",
         "diversity": f"{diversity(embed, held_out):.3f}",
-        faithfulness_column: f"{100 * prototype_faithfulness(protonet, seeds2, held_out):.1f}%",
+        faithfulness_column: faithfulness_cell([prototype_faithfulness(protonet, seeds, real)
+                                                for seeds, real in groups]),
         "meta-train": "-",
     }]
     print(rows[-1], flush=True)
@@ -171,24 +199,37 @@ def main() -> None:
         for condition in ("encoded", "prior"):
             images = [model.generate(s, args.n_generate, random_state=i, condition=condition)
                       for i, s in enumerate(seeds4)]
-            from_two = [model.generate(s, 20, random_state=i, condition=condition) for i, s in enumerate(seeds2)]
+            faithful = [prototype_faithfulness(protonet, seeds, [model.generate(s, 20, random_state=i,
+                                                                                condition=condition)
+                                                                 for i, s in enumerate(seeds)])
+                        for seeds, _ in groups]
             generated_examples[(name, condition)] = images
             score = {"fid": fid(embed, real_rest, torch.cat(images)),
                      "kid": kid(embed, real_rest, torch.cat(images), random_state=0)[0],
                      "diversity": diversity(embed, images),
-                     "faithfulness": prototype_faithfulness(protonet, seeds2, from_two)}
+                     "faithfulness": float(np.mean(faithful)), "faithfulness_trials": faithful}
             scores[(name, condition)] = score
             rows.append({
                 "model": name, "c at generation": condition,
                 "adapt+generate s/class": f"{np.mean(seconds):.2f} (max {np.max(seconds):.2f})",
                 "FID (dev features)": f"{score['fid']:.2f}",
-                "KID x100": f"{100 * score['kid']:.2f}",
+                "KID (dev features)": f"{score['kid']:.2f}",
                 "diversity": f"{score['diversity']:.3f}",
-                faithfulness_column: f"{100 * score['faithfulness']:.1f}%",
+                faithfulness_column: faithfulness_cell(faithful),
                 "meta-train": f"{model.n_iterations_} it, {model.fit_time_:.0f} s wall "
                               f"({fit_cpu_seconds(model_path(model.feedback, args))})",
             })
             print(rows[-1], flush=True)
+        decoded = [[adapted_decoder_samples(model, s, 20, i) for i, s in enumerate(seeds)] for seeds, _ in groups]
+        rows.append({
+            "model": f"{name}: adapted VAE decoder (diagnostic, not a generate mode)", "c at generation": "encoded",
+            "adapt+generate s/class": "-", "FID (dev features)": "-", "KID (dev features)": "-",
+            "diversity": f"{diversity(embed, decoded[0]):.3f}",
+            faithfulness_column: faithfulness_cell([prototype_faithfulness(protonet, seeds, images)
+                                                    for (seeds, _), images in zip(groups, decoded)]),
+            "meta-train": "-",
+        })
+        print(rows[-1], flush=True)
 
     downstream_rows = []
     if args.downstream_seeds > 0:
@@ -243,8 +284,8 @@ def main() -> None:
         f"Meta-trained on the 6 training alphabets with their labels; adapted to {args.novel_classes} random "
         "Korean/Tagalog characters from 4 seeds (2 for faithfulness); "
         f"{args.n_generate} images per class. FID/diversity use `metaaug.metrics.dev_feature_extractor()`; "
-        "faithfulness uses a ProtoNets embedding "
-        f"trained for {args.protonet_time:.0f} s on the training classes.",
+        f"faithfulness uses the {describe_judge(max_time=args.protonet_time)}: nearest prototype among the "
+        f"{args.novel_classes} classes, prototypes from the 2 seeds.",
         "",
         markdown_table(rows),
     ]
