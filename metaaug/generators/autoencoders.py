@@ -520,7 +520,12 @@ class AugIntAE(InterpolativeAutoencoder):
     Parameters
     ----------
     reconstruction_weight : float, default 0.0
-        Weight of an extra L1 reconstruction of ``A`` and ``B``.
+        Weight of an extra L1 reconstruction of ``A`` and ``B``. 0 is the
+        papers' interpolation-only loss. With 1.0 the decoder draws strokes
+        more exactly: nearest-prototype class faithfulness of images generated
+        from 2 novel Omniglot seeds rises from 88.8% to 92.2% (real drawings
+        91.9%; ``examples/autoencoder_faithfulness.py``, docs/augintae.md) for
+        a 1.7x longer fit.
     adversarial : bool, default False
         Add an LSGAN term on the decoded interpolations with the paper's
         dynamic weight ``k * gamma``: ``gamma = ||grad L_recon|| / ||grad
