@@ -23,9 +23,9 @@ pixel mixup, AE, IntAE, AugIntAE, each with alpha ~ U(0, 1) (``generate``'s
 default) and alpha = 0.5 (the midpoint, the hardest case), the autoencoders'
 images also binarised at 0.5, and the seeds' own reconstructions; ``--widths``
 compares widths, ``--variants`` adds non-default configurations (by default
-AugIntAE with ``reconstruction_weight=1`` and with the autoperceptual loss). The models are the cached ones of
-``examples/autoencoder_generalisation.py``; the judges (``examples/judges.py``)
-are cached next to them.
+AugIntAE with ``reconstruction_weight=1`` and with the autoperceptual loss).
+The models are the cached ones of ``examples/autoencoder_generalisation.py``;
+the judges (``examples/judges.py``) are cached next to them.
 
     python examples/autoencoder_faithfulness.py --models-dir /tmp/metaaug_models --update-docs
 """
@@ -47,7 +47,8 @@ from metaaug.metrics.faithfulness import prototype_faithfulness
 from metaaug.reporting import markdown_table, publish_section, section_text
 
 MODEL_NAMES = ("AE", "IntAE", "AugIntAE")
-VARIANT_LABELS = {"AugIntAE+rec": "AugIntAE, reconstruction_weight=1", "AugIntAE+perc": "AugIntAE, perceptual=True"}
+VARIANT_LABELS = {"AugIntAE+rec": "AugIntAE, reconstruction_weight=1",
+                  "AugIntAE+perc": "AugIntAE, perceptual=True"}
 
 
 def nearest_seed_distance(generated: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
@@ -76,7 +77,8 @@ def main() -> None:
                         help="meta-training s of the judge trained with blurred / faded strokes")
     parser.add_argument("--widths", type=lambda text: [int(w) for w in text.split(",")], default=None,
                         help="comma-separated autoencoder widths to compare (default: --width)")
-    parser.add_argument("--variants", type=lambda text: [v for v in text.split(",") if v], default=["AugIntAE+rec", "AugIntAE+perc"],
+    parser.add_argument("--variants", type=lambda text: [v for v in text.split(",") if v],
+                        default=["AugIntAE+rec", "AugIntAE+perc"],
                         help="extra configurations, at the first width only (names of "
                              "autoencoder_generalisation.MODEL_VARIANTS; '' for none)")
     parser.add_argument("--no-rotated-classes", dest="rotated_classes", action="store_false",

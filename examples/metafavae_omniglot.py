@@ -38,6 +38,7 @@ from PIL import Image
 
 from metaaug.data import load_dev_split
 from metaaug.generators.metafavae import MetaFAVAE
+from metaaug.metrics.downstream import mean_ci95
 from metaaug.reporting import command_line, format_accuracy, hardware_summary, markdown_table, update_benchmarks_doc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,10 +101,13 @@ def fit_cpu_seconds(model_path: Path) -> str:
     return f"{info['cpu_seconds'] / 60:.1f} CPU-min, {info['threads']} thread(s)"
 
 
+def shuffled_class(X: torch.Tensor, y: torch.Tensor, label: int, rng: np.random.Generator) -> torch.Tensor:
+    """The images of class ``label`` in a random order."""
+    return X[y == label][torch.from_numpy(rng.permutation(int((y == label).sum())))]
+
+
 def faithfulness_cell(scores: list[float]) -> str:
     """Mean faithfulness over groups of classes, with a 95% CI when there are several groups."""
-    from metaaug.metrics.downstream import mean_ci95
-
     mean, ci = mean_ci95(scores)
     return f"{100 * mean:.1f}%" + (f" ± {100 * ci:.1f}" if len(scores) > 1 else "")
 
@@ -156,11 +160,12 @@ def main() -> None:
     models = {name: fitted_model(variant == "favae", X_train, y_train, args)
               for variant, name in (("avae", "Meta-AVAE"), ("favae", "Meta-FAVAE")) if variant in variants}
 
+    from judges import describe_judge, load_or_fit_judge  # same folder
     from metaaug.metrics import dev_feature_extractor, diversity, fid, kid, prototype_faithfulness
 
     rng = np.random.default_rng(args.random_state)
     classes = rng.choice(torch.unique(y_test).numpy(), args.novel_classes, replace=False)
-    per_class = [X_test[y_test == c][torch.from_numpy(rng.permutation(int((y_test == c).sum())))] for c in classes]
+    per_class = [shuffled_class(X_test, y_test, c, rng) for c in classes]
     seeds4 = [images[:4] for images in per_class]
     seeds2 = [images[:2] for images in per_class]
     held_out = [images[4:] for images in per_class]
@@ -169,13 +174,10 @@ def main() -> None:
     groups = [(seeds2, held_out)]
     labels = torch.unique(y_test).numpy()
     for _ in range(args.faith_trials - 1):
-        group = [X_test[y_test == c][torch.from_numpy(rng.permutation(int((y_test == c).sum())))]
-                 for c in rng.choice(labels, args.novel_classes, replace=False)]
+        group = [shuffled_class(X_test, y_test, c, rng) for c in rng.choice(labels, args.novel_classes, replace=False)]
         groups.append(([images[:2] for images in group], [images[2:] for images in group]))
 
     embed = dev_feature_extractor()
-    from judges import describe_judge, load_or_fit_judge  # same folder
-
     protonet, _ = load_or_fit_judge(args.model_dir, X_train, y_train, max_time=args.protonet_time)
     faithfulness_column = f"faithfulness (2 seeds, {args.novel_classes}-way)"
     rows = [{

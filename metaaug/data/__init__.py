@@ -10,9 +10,9 @@ from metaaug.data.splits import DEV_TEST_ALPHABETS, DEV_TRAIN_ALPHABETS, default
 from metaaug.data.tasks import LabeledTaskSampler, Task, TransformedTaskSampler, split_episodes
 
 __all__ = [
-    "AugmentedDataset", "Augmenter", "add_rotated_classes", "DEV_TEST_ALPHABETS", "DEV_TRAIN_ALPHABETS", "L2LTaskSource",
-    "LabeledTaskSampler", "Task", "TransformedTaskSampler", "TaskDataset", "TaskSampler", "as_images", "as_labels",
-    "check_image_shape", "collate_tasks", "default_omniglot_root", "download_omniglot", "load_dev_split",
-    "load_digits", "load_omniglot", "omniglot_alphabets", "split_episodes", "task_to_l2l",
+    "AugmentedDataset", "Augmenter", "DEV_TEST_ALPHABETS", "DEV_TRAIN_ALPHABETS", "L2LTaskSource",
+    "LabeledTaskSampler", "Task", "TaskDataset", "TaskSampler", "TransformedTaskSampler", "add_rotated_classes",
+    "as_images", "as_labels", "check_image_shape", "collate_tasks", "default_omniglot_root", "download_omniglot",
+    "load_dev_split", "load_digits", "load_omniglot", "omniglot_alphabets", "split_episodes", "task_to_l2l",
     "to_l2l_metadataset",
 ]

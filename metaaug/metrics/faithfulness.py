@@ -315,8 +315,8 @@ def fit_prototype_judge(X: Any, y: Any, soften: bool = True, n_ways: int = 20, k
         class augmentation with which ProtoNets are meta-trained on Omniglot
         (Snell et al., 2017). Four times the classes for the same drawings;
         on the Omniglot dev split it raises the judge's accuracy on real
-        held-out novel drawings from 85.6 to 90.6-91.9%. Off by default: a rotated
-        class must be a different symbol, which fails for e.g. digits (a 6
+        held-out novel drawings from 85.6 to 90.6-91.9%. Off by default: a
+        rotated class must be a different symbol, which fails for e.g. digits (a 6
         turned by 180 degrees is a 9), and the images must be square.
 
     Returns
@@ -325,8 +325,8 @@ def fit_prototype_judge(X: Any, y: Any, soften: bool = True, n_ways: int = 20, k
         Fitted; pass it as the ``embed`` of :func:`prototype_faithfulness`.
     """
     from metaaug.augment.rendering import soften_strokes
-    from metaaug.data.tasks import LabeledTaskSampler, TransformedTaskSampler
     from metaaug.data.rotations import add_rotated_classes
+    from metaaug.data.tasks import LabeledTaskSampler, TransformedTaskSampler
     from metaaug.fewshot.protonet import ProtoNetClassifier
 
     if rotated_classes:
