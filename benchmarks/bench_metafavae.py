@@ -31,7 +31,8 @@ from metaaug.generators.metafavae import MetaFAVAE
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=int(os.environ.get("METAAUG_THREADS", 0)) or None)
-    parser.add_argument("--model", type=Path, default=Path("/tmp/metaaug_models/metafavae_favae_it2000_t540_rs0.pt"))
+    parser.add_argument("--model", type=Path,
+                        default=Path("/tmp/metaaug_models/metafavae_favae_it2000_t540_rec10_ms0.03_rs0.pt"))
     parser.add_argument("--classes", type=int, default=5)
     parser.add_argument("--fit-iterations", type=int, default=20, help="0 skips the fit timing")
     args = parser.parse_args()

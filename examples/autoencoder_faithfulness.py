@@ -43,18 +43,13 @@ import torch.nn.functional as F
 from metaaug.data import load_dev_split
 from metaaug.generators.mixup import PixelMixup
 from metaaug.metrics.downstream import mean_ci95
+from metaaug.metrics import nearest_seed_distance
 from metaaug.metrics.faithfulness import prototype_faithfulness
 from metaaug.reporting import markdown_table, publish_section, section_text
 
 MODEL_NAMES = ("AE", "IntAE", "AugIntAE")
 VARIANT_LABELS = {"AugIntAE+rec": "AugIntAE, reconstruction_weight=1",
                   "AugIntAE+perc": "AugIntAE, perceptual=True"}
-
-
-def nearest_seed_distance(generated: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
-    """Per-image mean absolute pixel difference to the closest seed, ``(N,)``."""
-    diff = (generated.flatten(1)[:, None, :] - seeds.flatten(1)[None, :, :]).abs().mean(2)
-    return diff.min(1).values
 
 
 def blurred(images: torch.Tensor) -> torch.Tensor:

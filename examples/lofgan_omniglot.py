@@ -46,7 +46,14 @@ from metaaug.data import load_dev_split
 from metaaug.fewshot import ProtoNetClassifier
 from metaaug.generators.lofgan import LoFGAN
 from metaaug.generators.mixup import PixelMixup
-from metaaug.metrics import dev_feature_extractor, diversity, fid, kid, prototype_faithfulness
+from metaaug.metrics import (
+    dev_feature_extractor,
+    diversity,
+    fid,
+    kid,
+    nearest_seed_distance,
+    prototype_faithfulness,
+)
 from metaaug.metrics.downstream import downstream_accuracy, labeled_split
 from metaaug.reporting import command_line, format_accuracy, hardware_summary, markdown_table, update_benchmarks_doc
 
@@ -76,9 +83,7 @@ def save_grid(seeds: list[torch.Tensor], generated: list[torch.Tensor], path: Pa
 
 def nearest_seed_l1(seeds: list[torch.Tensor], generated: list[torch.Tensor]) -> float:
     """Mean over generated images of the pixel L1 (per pixel) to the closest seed of its class."""
-    values = [torch.cdist(g.flatten(1), s.flatten(1), p=1).min(1).values / g[0].numel()
-              for s, g in zip(seeds, generated)]
-    return float(torch.cat(values).mean())
+    return float(torch.cat([nearest_seed_distance(g, s) for s, g in zip(seeds, generated)]).mean())
 
 
 def faithfulness(augmenter, protonet, X: torch.Tensor, y: torch.Tensor, n_groups: int, n_per_class: int,
@@ -211,7 +216,7 @@ def report(results: dict, args: argparse.Namespace) -> str:
         "",
         "Commands (run in stages, each under a 600 s limit; fitted models are saved and reloaded): "
         + ", ".join(f"`{c}`" for c in results.get("commands", {}).values()) + "  ",
-        f"Hardware: {hardware_summary()}; torch threads per stage: "
+        f"Hardware: {hardware_summary(include_threads=False)}; torch threads per stage: "
         f"{', '.join(f'{k} {v}' for k, v in results.get('threads', {}).items())}  ",
         f"Wall time: {wall / 60:.1f} min over all stages (machine shared with other jobs; CPU s = this "
         "process's CPU time)",

@@ -62,6 +62,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--downstream-seeds", type=int, default=5, help="0 skips the downstream table")
     parser.add_argument("--downstream-epochs", type=int, default=30)
     parser.add_argument("--labeled", type=int, default=4, help="labeled images per novel class (downstream)")
+    parser.add_argument("--lambda-rec", type=float, default=MetaFAVAE().lambda_rec,
+                        help="weight of the generator's L1 term to the seeds (0: the paper's loss)")
+    parser.add_argument("--lambda-ms", type=float, default=MetaFAVAE().lambda_ms,
+                        help="weight of the mode-seeking term (1: the paper's)")
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/metaaug_models"))
     parser.add_argument("--only-fit", action="store_true", help="fit (or load) the models and stop")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md or PNGs")
@@ -70,8 +74,17 @@ def parse_args() -> argparse.Namespace:
 
 
 def model_path(feedback: bool, args: argparse.Namespace) -> Path:
-    name = f"metafavae_{'favae' if feedback else 'avae'}_it{args.iterations}_t{int(args.max_time)}_rs{args.random_state}"
+    name = (f"metafavae_{'favae' if feedback else 'avae'}_it{args.iterations}_t{int(args.max_time)}"
+            f"_rec{args.lambda_rec:g}_ms{args.lambda_ms:g}_rs{args.random_state}")
     return args.model_dir / f"{name}.pt"
+
+
+def loss_tag(args: argparse.Namespace) -> str:
+    """'' for the default generator loss, else ``-rec{w}-ms{w}`` (docs section and PNG names)."""
+    defaults = MetaFAVAE()
+    if (args.lambda_rec, args.lambda_ms) == (defaults.lambda_rec, defaults.lambda_ms):
+        return ""
+    return f"-rec{args.lambda_rec:g}-ms{args.lambda_ms:g}"
 
 
 def fitted_model(feedback: bool, X: torch.Tensor, y: torch.Tensor, args: argparse.Namespace) -> MetaFAVAE:
@@ -80,7 +93,8 @@ def fitted_model(feedback: bool, X: torch.Tensor, y: torch.Tensor, args: argpars
         print(f"loading {path}", flush=True)
         return MetaFAVAE.load(path)
     model = MetaFAVAE(feedback=feedback, n_iterations=args.iterations, max_time=args.max_time,
-                      random_state=args.random_state, verbose=False)
+                      lambda_rec=args.lambda_rec, lambda_ms=args.lambda_ms, random_state=args.random_state,
+                      verbose=False)
     cpu = time.process_time()
     args.model_dir.mkdir(parents=True, exist_ok=True)
     model.fit(X, y)
@@ -161,7 +175,11 @@ def main() -> None:
               for variant, name in (("avae", "Meta-AVAE"), ("favae", "Meta-FAVAE")) if variant in variants}
 
     from judges import describe_judge, load_or_fit_judge  # same folder
-    from metaaug.metrics import dev_feature_extractor, diversity, fid, kid, prototype_faithfulness
+    from metaaug.metrics import dev_feature_extractor, diversity, fid, kid
+    from metaaug.metrics import nearest_seed_distance, prototype_faithfulness
+
+    def nearest_seed_l1(generated: list[torch.Tensor], seeds: list[torch.Tensor]) -> str:
+        return f"{float(torch.cat([nearest_seed_distance(g, s) for g, s in zip(generated, seeds)]).mean()):.3f}"
 
     rng = np.random.default_rng(args.random_state)
     classes = rng.choice(torch.unique(y_test).numpy(), args.novel_classes, replace=False)
@@ -184,6 +202,7 @@ def main() -> None:
         "model": "real held-out images", "c at generation": "-", "adapt+generate s/class": "-",
         "FID (dev features)": "-", "KID (dev features)": "-",
         "diversity": f"{diversity(embed, held_out):.3f}",
+        "nearest-seed L1": nearest_seed_l1(held_out, seeds4),
         faithfulness_column: faithfulness_cell([prototype_faithfulness(protonet, seeds, real)
                                                 for seeds, real in groups]),
         "meta-train": "-",
@@ -217,6 +236,7 @@ def main() -> None:
                 "FID (dev features)": f"{score['fid']:.2f}",
                 "KID (dev features)": f"{score['kid']:.2f}",
                 "diversity": f"{score['diversity']:.3f}",
+                "nearest-seed L1": nearest_seed_l1(images, seeds4),
                 faithfulness_column: faithfulness_cell(faithful),
                 "meta-train": f"{model.n_iterations_} it, {model.fit_time_:.0f} s wall "
                               f"({fit_cpu_seconds(model_path(model.feedback, args))})",
@@ -227,6 +247,7 @@ def main() -> None:
             "model": f"{name}: adapted VAE decoder (diagnostic, not a generate mode)", "c at generation": "encoded",
             "adapt+generate s/class": "-", "FID (dev features)": "-", "KID (dev features)": "-",
             "diversity": f"{diversity(embed, decoded[0]):.3f}",
+            "nearest-seed L1": nearest_seed_l1(decoded[0], groups[0][0]),
             faithfulness_column: faithfulness_cell([prototype_faithfulness(protonet, seeds, images)
                                                     for (seeds, _), images in zip(groups, decoded)]),
             "meta-train": "-",
@@ -273,9 +294,10 @@ def main() -> None:
     show = range(min(6, len(seeds4)))
     for condition in ("encoded", "prior"):
         grid_png([[seeds4[i], *(generated_examples[(name, condition)][i][:8] for name in models)] for i in show],
-                 IMAGES / f"metafavae_grid_{condition}.png")
+                 IMAGES / f"metafavae_grid_{condition}{loss_tag(args)}.png")
     body = [
-        f"## {' vs '.join(reversed(models))} (Omniglot dev split, 28x28)",
+        f"## {' vs '.join(reversed(models))} (Omniglot dev split, 28x28"
+        f"{', generator loss lambda_rec=%g, lambda_ms=%g' % (args.lambda_rec, args.lambda_ms) if loss_tag(args) else ''})",
         "",
         f"Command: `{command_line()}` (models meta-trained beforehand, one call each: "
         "`python examples/metafavae_omniglot.py --only-fit --variants avae`, then `--variants favae`)  ",
@@ -286,6 +308,8 @@ def main() -> None:
         f"Meta-trained on the 6 training alphabets with their labels; adapted to {args.novel_classes} random "
         "Korean/Tagalog characters from 4 seeds (2 for faithfulness); "
         f"{args.n_generate} images per class. FID/diversity use `metaaug.metrics.dev_feature_extractor()`; "
+        "nearest-seed L1 is the mean per-pixel L1 to the closest seed the model adapted on "
+        "(`metaaug.metrics.nearest_seed_distance`; 0 = a copy); "
         f"faithfulness uses the {describe_judge(max_time=args.protonet_time)}: nearest prototype among the "
         f"{args.novel_classes} classes, prototypes from the 2 seeds.",
         "",
@@ -300,9 +324,9 @@ def main() -> None:
         body += ["Meta-AVAE -> Meta-FAVAE (same seed, same meta-training time):", "", *verdict, ""]
     body += [f"Grids: per row, the 4 seeds | 8 images of each of {' | '.join(models)}, c from the encoded seeds "
              "(first) and from the prior (second).", "",
-             "![seeds | Meta-AVAE | Meta-FAVAE, encoded](images/metafavae_grid_encoded.png)", "",
-             "![seeds | Meta-AVAE | Meta-FAVAE, prior](images/metafavae_grid_prior.png)"]
-    update_benchmarks_doc("metafavae", "\n".join(body))
+             f"![seeds | Meta-AVAE | Meta-FAVAE, encoded](images/metafavae_grid_encoded{loss_tag(args)}.png)", "",
+             f"![seeds | Meta-AVAE | Meta-FAVAE, prior](images/metafavae_grid_prior{loss_tag(args)}.png)"]
+    update_benchmarks_doc(f"metafavae{loss_tag(args)}", "\n".join(body))
     print(f"done in {wall / 60:.1f} min", flush=True)
 
 

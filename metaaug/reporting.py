@@ -38,8 +38,12 @@ How to read the tables:
 """
 
 
-def hardware_summary() -> str:
-    """One line: CPU model, cores, torch threads, GPU if any, torch and Python versions."""
+def hardware_summary(include_threads: bool = True) -> str:
+    """One line: CPU model, cores, torch threads, GPU if any, torch and Python versions.
+
+    ``include_threads=False`` leaves out this process's thread count, for
+    reports that list the threads of the runs they summarise instead.
+    """
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
@@ -50,8 +54,8 @@ def hardware_summary() -> str:
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} "
-            f"threads, {gpu}, Python {platform.python_version()}")
+    threads = f" with {torch.get_num_threads()} threads" if include_threads else ""
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}{threads}, {gpu}, Python {platform.python_version()}"
 
 
 def command_line() -> str:

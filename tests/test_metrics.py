@@ -25,6 +25,7 @@ from metaaug.metrics import (
     inception_feature_extractor,
     kernel_distance,
     kid,
+    nearest_seed_distance,
     pairwise_diversity,
     prototype_faithfulness,
 )
@@ -288,3 +289,12 @@ def test_fit_prototype_judge_with_rotated_classes_samples_rotated_episodes(digit
     fit_prototype_judge(X[:200], y[:200], soften=False, n_ways=5, k_shot=1, k_query=2, max_time=None,
                         n_iterations=2)
     assert seen == [(800, 40), (200, 10)]
+
+
+def test_nearest_seed_distance_is_zero_for_copies_and_the_closest_seed_otherwise():
+    seeds = torch.stack([torch.zeros(1, 4, 4), torch.ones(1, 4, 4)])
+    generated = torch.stack([torch.ones(1, 4, 4), torch.full((1, 4, 4), 0.25), torch.full((1, 4, 4), 0.6)])
+    distances = nearest_seed_distance(generated, seeds)
+    assert torch.allclose(distances, torch.tensor([0.0, 0.25, 0.4]))
+    with pytest.raises(ValueError, match="shape"):
+        nearest_seed_distance(generated, torch.zeros(2, 1, 5, 5))

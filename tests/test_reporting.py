@@ -1,7 +1,16 @@
 """Benchmark-report helpers: provenance lines and tables."""
 from __future__ import annotations
 
-from metaaug.reporting import format_accuracy, markdown_table, provenance, publish_section, section_text
+import torch
+
+from metaaug.reporting import (
+    format_accuracy,
+    hardware_summary,
+    markdown_table,
+    provenance,
+    publish_section,
+    section_text,
+)
 
 
 def test_provenance_names_command_hardware_and_wall_time():
@@ -34,3 +43,10 @@ def test_section_text_is_title_provenance_then_blocks():
     assert lines[0] == "## Speed" and lines[1] == ""
     assert lines[2:5] == provenance("3 s", note="1 thread")
     assert lines[5:] == ["", "a paragraph", "", "| t |"]
+
+
+def test_hardware_summary_names_the_thread_count_only_when_asked():
+    threads = f"with {torch.get_num_threads()} threads"
+    assert threads in hardware_summary()
+    without = hardware_summary(include_threads=False)
+    assert "threads" not in without and f"torch {torch.__version__}," in without

@@ -100,9 +100,14 @@ class LoFGAN(MetaaugEstimator):
     preset : {"small", "paper"}, default="small"
         Network widths. ``"paper"``: the official configuration (encoder
         32-64-128-128-128, discriminator 64 base channels, 4 residual blocks up
-        to 1024 channels; 8x8 LFM grid at 128 px). ``"small"``: encoder 32-64-64
-        (7x7 grid at 28 px), discriminator 16 base channels, 2 blocks up to 64;
-        trains on a 2-core CPU.
+        to 1024 channels; 8x8 LFM grid at 128 px). ``"small"``: encoder 32-64
+        (14x14 grid at 28 px, 16x16 at 32 px), discriminator 16 base
+        channels, 2 blocks up to 64; trains on a 2-core CPU. Its grid is
+        finer, relative to the image, than the paper's (1/2 of the image
+        side against 1/16): with the paper's proportion (encoder 32-64-64,
+        7x7 at 28 px) 925 training steps left broken strokes on Omniglot
+        (class faithfulness 71.7%, FID 30.7) where the finer grid draws clean
+        ones (99.8%, FID 11.0); see ``docs/lofgan.md``.
     gen_channels : tuple of int, optional
         Encoder channels, overriding the preset; the decoder mirrors them. Each
         entry after the first adds a stride-2 downsampling.

@@ -5,7 +5,7 @@ the library (:func:`dev_feature_extractor` / :func:`domain_feature_extractor`),
 so nothing is downloaded; Inception-v3 FID and LPIPS are used only with weights
 the user supplies.
 """
-from metaaug.metrics.diversity import diversity, feature_diversity, pairwise_diversity
+from metaaug.metrics.diversity import diversity, feature_diversity, nearest_seed_distance, pairwise_diversity
 from metaaug.metrics.faithfulness import (
     DomainClassifier,
     SeedClassClassifier,
@@ -46,6 +46,7 @@ __all__ = [
     "kernel_distance",
     "kid",
     "nearest_prototype",
+    "nearest_seed_distance",
     "pairwise_diversity",
     "prototype_faithfulness",
     "prototype_predictions",

@@ -35,8 +35,8 @@ PRESETS: dict[str, dict] = {
     # the official 128x128 configuration (configs/*_lofgan.yaml + networks/lofgan.py)
     "paper": {"gen_channels": (32, 64, 128, 128, 128), "disc_channels": 64, "disc_blocks": 4,
               "disc_max_channels": 1024},
-    # 28x28 / 32x32 grey images on a 2-core CPU: LFM on a 7x7 (8x8) grid
-    "small": {"gen_channels": (32, 64, 64), "disc_channels": 16, "disc_blocks": 2,
+    # 28x28 / 32x32 grey images on a 2-core CPU: LFM on a 14x14 (16x16) grid
+    "small": {"gen_channels": (32, 64), "disc_channels": 16, "disc_blocks": 2,
               "disc_max_channels": 64},
 }
 
