@@ -164,6 +164,8 @@ class LoFGAN(MetaaugEstimator):
     --------------------------
     * The base image is drawn per task, not once per batch (the official code
       uses one ``random.choice`` for the whole batch).
+    * The ``"small"`` preset fuses on a grid half the image side (14x14 at
+      28 px), finer than the paper's 8x8 at 128 px (see ``preset``).
     * The local reconstruction target is computed on the feature grid the LFM
       ran on; the official code hard-codes an 8x8 grid, which gives targets at
       positions that do not correspond to the fused ones for any image size
