@@ -42,6 +42,7 @@ from metaaug.metrics.downstream import mean_ci95
 from metaaug.reporting import command_line, format_accuracy, hardware_summary, markdown_table, update_benchmarks_doc
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LOSS = (MetaFAVAE().lambda_rec, MetaFAVAE().lambda_ms)  # the estimator's generator-loss weights
 IMAGES = ROOT / "docs" / "images"
 
 
@@ -62,9 +63,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--downstream-seeds", type=int, default=5, help="0 skips the downstream table")
     parser.add_argument("--downstream-epochs", type=int, default=30)
     parser.add_argument("--labeled", type=int, default=4, help="labeled images per novel class (downstream)")
-    parser.add_argument("--lambda-rec", type=float, default=MetaFAVAE().lambda_rec,
+    parser.add_argument("--lambda-rec", type=float, default=DEFAULT_LOSS[0],
                         help="weight of the generator's L1 term to the seeds (0: the paper's loss)")
-    parser.add_argument("--lambda-ms", type=float, default=MetaFAVAE().lambda_ms,
+    parser.add_argument("--lambda-ms", type=float, default=DEFAULT_LOSS[1],
                         help="weight of the mode-seeking term (1: the paper's)")
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/metaaug_models"))
     parser.add_argument("--only-fit", action="store_true", help="fit (or load) the models and stop")
@@ -81,8 +82,7 @@ def model_path(feedback: bool, args: argparse.Namespace) -> Path:
 
 def loss_tag(args: argparse.Namespace) -> str:
     """'' for the default generator loss, else ``-rec{w}-ms{w}`` (docs section and PNG names)."""
-    defaults = MetaFAVAE()
-    if (args.lambda_rec, args.lambda_ms) == (defaults.lambda_rec, defaults.lambda_ms):
+    if (args.lambda_rec, args.lambda_ms) == DEFAULT_LOSS:
         return ""
     return f"-rec{args.lambda_rec:g}-ms{args.lambda_ms:g}"
 

@@ -396,10 +396,11 @@ class MetaFAVAE(MetaaugEstimator):
             return bce(fake_logits, ones(fake_logits))
         return bce(real_logits, ones(real_logits)) + bce(fake_logits, zeros(fake_logits))
 
-    def _sample_codes(self, nets: FAVAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior samples of the codes of ``x`` and the posterior means."""
+    @staticmethod
+    def _sample_codes(nets: FAVAE, x: torch.Tensor) -> torch.Tensor:
+        """Posterior samples of the codes of ``x``."""
         mean, log_var = nets.encoder(x)
-        return mean + torch.exp(0.5 * log_var) * torch.randn_like(mean), mean
+        return mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
 
     def _vae_loss(self, nets: FAVAE, x: torch.Tensor) -> torch.Tensor:
         mean, log_var = nets.encoder(x)
@@ -435,7 +436,7 @@ class MetaFAVAE(MetaaugEstimator):
                 record("vae", loss)
             for _ in range(self.n_d_steps):
                 with torch.no_grad():
-                    code, _ = self._sample_codes(nets, x)
+                    code = self._sample_codes(nets, x)
                     y1 = nets.generator(torch.randn(g, noise_dim, device=x.device), code)
                     y2 = nets.generator(torch.randn(g, noise_dim, device=x.device), code)
                 logits = nets.discriminator(torch.cat([x, y1, y2]))
@@ -445,7 +446,7 @@ class MetaFAVAE(MetaaugEstimator):
                 record("d", loss)
             for _ in range(self.n_g_steps):
                 with torch.no_grad():
-                    code, _ = self._sample_codes(nets, x)
+                    code = self._sample_codes(nets, x)
                 z1 = torch.randn(g, noise_dim, device=x.device)
                 z2 = torch.randn(g, noise_dim, device=x.device)
                 fakes = nets.generator(torch.cat([z1, z2]), torch.cat([code, code]))
@@ -462,7 +463,7 @@ class MetaFAVAE(MetaaugEstimator):
                 record("ms", ms)
             if self.feedback:
                 with torch.no_grad():
-                    code = self._sample_codes(nets, x)[0][torch.arange(self.n_feedback, device=x.device) % g]
+                    code = self._sample_codes(nets, x)[torch.arange(self.n_feedback, device=x.device) % g]
                     generated = nets.generator(torch.randn(self.n_feedback, noise_dim, device=x.device), code)
                     interpolations, _ = feedback_interpolations(generated, alpha_range)
                 loss = self._vae_loss(nets, torch.cat([x, interpolations]))
