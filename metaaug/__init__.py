@@ -3,6 +3,7 @@
 Public estimators are imported lazily, so ``import metaaug`` stays fast and a
 method's heavy dependencies load only when it is used.
 """
+
 from __future__ import annotations
 
 from metaaug._lazy import lazy_exports

@@ -8,6 +8,7 @@ Python parts (datasets, transforms v2), so when that happens we declare the
 two op schemas (no kernels) and import again: everything metaaug uses works,
 and calling ``torchvision.ops.nms`` raises torch's usual "no kernel" error.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,6 +34,7 @@ def import_torchvision() -> ModuleType:
     global _placeholder_library
     try:
         import torchvision
+
         return torchvision
     except RuntimeError as err:
         if "torchvision::nms" not in str(err):
@@ -44,6 +46,7 @@ def import_torchvision() -> ModuleType:
     for schema in _TORCHVISION_PLACEHOLDER_OPS:
         _placeholder_library.define(schema)
     import torchvision
+
     return torchvision
 
 

@@ -1,12 +1,15 @@
 """Lazy module attributes (PEP 562), so importing a package does not import every method."""
+
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
-def lazy_exports(package: str, public: dict[str, str], namespace: dict[str, Any]
-                 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def lazy_exports(
+    package: str, public: dict[str, str], namespace: dict[str, Any]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Return ``(__getattr__, __dir__)`` for ``package`` exporting ``public`` names lazily.
 
     Parameters
@@ -19,7 +22,7 @@ def lazy_exports(package: str, public: dict[str, str], namespace: dict[str, Any]
         The package's ``globals()``; a resolved name is cached there.
     """
 
-    def __getattr__(name: str) -> Any:
+    def __getattr__(name: str) -> Any:  # noqa: N807 (PEP 562 module attribute hook)
         module = public.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
@@ -27,7 +30,7 @@ def lazy_exports(package: str, public: dict[str, str], namespace: dict[str, Any]
         namespace[name] = value
         return value
 
-    def __dir__() -> list[str]:
+    def __dir__() -> list[str]:  # noqa: N807
         return sorted(set(namespace) | set(public))
 
     return __getattr__, __dir__

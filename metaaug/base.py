@@ -16,13 +16,14 @@ as state dicts; to rebuild them, a subclass implements
 modules from the constructor parameters and the non-module fitted attributes.
 ``fit`` calls the same method, so the two paths cannot drift apart.
 """
+
 from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
+from metaaug.constraints import check_params
 from metaaug.nets.layout import to_channels_last
 
 FORMAT_VERSION = 1
@@ -57,8 +59,7 @@ class TrainingBudget:
     are readable afterwards (the estimators store them as fitted attributes).
     """
 
-    def __init__(self, n_steps: int, max_time: float | None, desc: str, verbose: bool = True,
-                 unit: str = "it") -> None:
+    def __init__(self, n_steps: int, max_time: float | None, desc: str, verbose: bool = True, unit: str = "it") -> None:
         if int(n_steps) < 1:
             raise ValueError(f"the training budget must be >= 1 step, got {n_steps}")
         if max_time is not None and max_time <= 0:
@@ -74,8 +75,14 @@ class TrainingBudget:
 
     def __iter__(self) -> Iterator[int]:
         start = time.perf_counter()
-        self.bar = tqdm(total=self.n_steps, desc=self.desc, unit=self.unit,
-                        disable=not self.verbose, leave=False, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=self.n_steps,
+            desc=self.desc,
+            unit=self.unit,
+            disable=not self.verbose,
+            leave=False,
+            dynamic_ncols=True,
+        )
         try:
             for step in range(self.n_steps):
                 yield step
@@ -138,19 +145,57 @@ def _decode(value: Any) -> Any:
     return value
 
 
-_REGISTRY: dict[str, type] = {}
+# estimator classes by "module:qualname": a saved file names its class, and only classes registered here load
+_REGISTRY: dict[str, type[MetaaugEstimator]] = {}
 
 
 def _class_key(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+def _import_estimators() -> None:
+    """Import every module that defines a public estimator, so that all of them are registered."""
+    package = importlib.import_module("metaaug")
+    for name in getattr(package, "__all__", ()):
+        getattr(package, name)
+    importlib.import_module("metaaug.fewshot")
+    importlib.import_module("metaaug.metrics")
+
+
+def _moved_class(key: str) -> type[MetaaugEstimator] | None:
+    """The metaaug class that ``key`` names, found by its name alone when it moved to another module."""
+    qualname = key.rpartition(":")[2]
+    matches = [
+        cls for known, cls in _REGISTRY.items() if known.startswith("metaaug.") and known.rpartition(":")[2] == qualname
+    ]
+    return matches[0] if len(matches) == 1 else None
+
+
 class MetaaugEstimator(BaseEstimator):
-    """Base of every metaaug estimator: device, fitted checks, persistence."""
+    """Base of every metaaug estimator: parameter checks, device, fitted checks, persistence.
+
+    Subclasses declare ``_parameter_constraints`` (see :mod:`metaaug.constraints`)
+    for every constructor parameter; :meth:`_validate_params` checks them at
+    the start of ``fit``. Rules that tie several parameters together go in
+    :meth:`_validate_relations`. ``_renamed`` maps former parameter and fitted
+    attribute names to current ones, so model files written before a rename
+    still load.
+    """
+
+    _parameter_constraints: ClassVar[Mapping[str, Sequence[Any]]] = {}
+    _renamed: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _REGISTRY[_class_key(cls)] = cls
+
+    def _validate_params(self) -> None:
+        """Check every parameter against ``_parameter_constraints``, then :meth:`_validate_relations`."""
+        check_params(type(self).__name__, self.get_params(deep=False), self._parameter_constraints)
+        self._validate_relations()
+
+    def _validate_relations(self) -> None:
+        """Rules that involve several parameters; raise ``ValueError``. None by default."""
 
     def _device(self) -> torch.device:
         return resolve_device(getattr(self, "device", "auto"))
@@ -198,22 +243,21 @@ class MetaaugEstimator(BaseEstimator):
     @staticmethod
     def _from_payload(payload: dict) -> MetaaugEstimator:
         key = payload["class"]
-        module_name, _, qualname = key.partition(":")
+        if not isinstance(key, str):
+            raise ValueError(f"the model file names its class as {key!r}, not a string")
         if key not in _REGISTRY:
-            # only metaaug's own modules are imported on demand; other estimator
-            # classes must already be imported (and so registered) by the caller
-            if not (module_name == "metaaug" or module_name.startswith("metaaug.")):
-                raise ValueError(f"cannot load {key!r}: import the module that defines it first")
-            importlib.import_module(module_name)
-        cls = _REGISTRY.get(key)
+            _import_estimators()
+        cls = _REGISTRY.get(key) or _moved_class(key)
         if cls is None:
             raise ValueError(f"cannot load {key!r}: no such metaaug estimator class")
-        est = cls(**{k: _decode(v) for k, v in payload["params"].items()})
+        params = {cls._renamed.get(k, k): _decode(v) for k, v in payload["params"].items()}
+        est = cls(**params)
         est._restore_fitted(payload["fitted"])
         return est
 
     def _restore_fitted(self, fitted: dict) -> None:
         modules = {}
+        fitted = {self._renamed.get(k, k): v for k, v in fitted.items()}
         for key, value in fitted.items():
             if isinstance(value, dict) and "__module__" in value:
                 modules[key] = value["__module__"]

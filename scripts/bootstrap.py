@@ -10,12 +10,21 @@ Run by ``make install`` inside ``.venv``. Steps, each skipped when already done:
    package is installed with ``--no-deps`` (its declared requirements drag in
    gsutil, qpth and cvxpy and pin numpy to 1.x) plus what ``import learn2learn``
    really needs: gym, requests, scipy, tqdm;
-4. metaaug itself, editable, with the extras named on the command line.
+4. metaaug itself, editable, with the extras named on the command line;
+5. when this environment's torchvision cannot be imported (a CUDA build of
+   torchvision next to a CPU-only torch: the registry offers no matching CPU
+   pair), a start-up hook (``scripts/torchvision_startup.py``) that lets
+   ``import torchvision`` (and so ``import learn2learn``) work in any program
+   run by this interpreter.
 """
+
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
+import shutil
+import site
 import subprocess
 import sys
 import tarfile
@@ -24,6 +33,9 @@ from pathlib import Path
 
 LEARN2LEARN = "learn2learn==0.2.0"
 LEARN2LEARN_RUNTIME = ["gym", "requests", "scipy", "tqdm"]
+# declared by learn2learn but used only by parts metaaug does not import; pip would report them missing
+LEARN2LEARN_UNUSED_REQUIREMENTS = ("gsutil", "qpth")
+STARTUP_MODULE = "metaaug_torchvision_startup"
 CYTHON_SOURCES = ["meta_dataset", "task_dataset", "transforms"]
 
 
@@ -48,7 +60,9 @@ def ensure_torchvision() -> None:
         return
     out = subprocess.run(
         [sys.executable, "-c", "import torch; print(torch.__version__)"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     major, minor = (int(p) for p in out.split("+")[0].split(".")[:2])
     if major != 2:
@@ -63,25 +77,59 @@ def ensure_learn2learn() -> None:
         return
     pip("install", "cython>=3.0", "setuptools>=64", "wheel")
     with tempfile.TemporaryDirectory() as tmp:
-        pip("download", "--no-deps", "--no-binary", ":all:", "-d", tmp, LEARN2LEARN)
+        # only learn2learn itself as source: with ":all:" pip would also compile its build requirements
+        pip("download", "--no-deps", "--no-binary", "learn2learn", "-d", tmp, LEARN2LEARN)
         archive = next(Path(tmp).glob("learn2learn-*.tar.gz"))
         with tarfile.open(archive) as tar:
             tar.extractall(tmp, filter="data") if sys.version_info >= (3, 12) else tar.extractall(tmp)
         src = next(p for p in Path(tmp).iterdir() if p.is_dir() and p.name.startswith("learn2learn-"))
         pyx = [str(src / "learn2learn" / "data" / f"{name}.pyx") for name in CYTHON_SOURCES]
         subprocess.run([sys.executable, "-m", "cython", "-3", *pyx], check=True)
+        drop_requirements(src / "setup.py", LEARN2LEARN_UNUSED_REQUIREMENTS)
         pip("install", "--no-deps", "--no-build-isolation", str(src))
-    pip("install", *LEARN2LEARN_RUNTIME)
+
+
+def drop_requirements(setup_py: Path, names: tuple[str, ...]) -> None:
+    """Remove ``names`` from the ``install_requires`` of an unpacked sdist's ``setup.py``."""
+    text = setup_py.read_text()
+    for name in names:
+        text = re.sub(rf"^\s*['\"]{re.escape(name)}[^'\"]*['\"],?\s*\n", "", text, flags=re.M)
+    setup_py.write_text(text)
+
+
+def torchvision_imports() -> bool:
+    """Whether a fresh interpreter of this environment can ``import torchvision``."""
+    result = subprocess.run([sys.executable, "-c", "import torchvision"], capture_output=True, text=True)
+    return result.returncode == 0
+
+
+def ensure_torchvision_imports() -> None:
+    """Install the start-up hook when torchvision's compiled operators cannot load next to this torch."""
+    if torchvision_imports():
+        return
+    site_packages = Path(site.getsitepackages()[0])
+    here = Path(__file__).resolve().parent
+    shutil.copyfile(here / "torchvision_startup.py", site_packages / f"{STARTUP_MODULE}.py")
+    (site_packages / f"{STARTUP_MODULE}.pth").write_text(f"import {STARTUP_MODULE}\n")
+    if not torchvision_imports():
+        raise SystemExit("torchvision still fails to import after installing the start-up hook")
+    print(
+        f"note: this torchvision build cannot load its compiled operators next to this torch, so "
+        f"{site_packages / STARTUP_MODULE}.py now declares them at interpreter start-up; "
+        "torchvision's datasets, transforms and models work, its detection operators (nms) do not"
+    )
 
 
 def main(argv: list[str]) -> None:
     extras = ",".join(argv)
     ensure_torch()
     ensure_torchvision()
-    ensure_learn2learn()
     root = Path(__file__).resolve().parent.parent
     target = f"{root}[{extras}]" if extras else str(root)
     pip("install", "-e", target)
+    pip("install", *LEARN2LEARN_RUNTIME)
+    ensure_learn2learn()
+    ensure_torchvision_imports()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Shared data fixtures: real Omniglot from ../shared/data and sklearn digits."""
+"""Shared data fixtures: real Omniglot (found by the benchmark harness) and sklearn digits."""
+
 from __future__ import annotations
 
 import os
@@ -7,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from metaaug.data import default_omniglot_root, load_digits, load_dev_split
+from benchmarks._harness.dev_split import default_omniglot_root, load_dev_split
+from metaaug.data import load_digits
 
 # The test networks are tiny: one thread runs them faster than two, and far faster on shared cores.
 torch.set_num_threads(1)
@@ -15,7 +17,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def omniglot_root() -> Path:
-    """``../shared/data/omniglot``; in CI (CI=true) its absence is a failure, not a skip."""
+    """``$METAAUG_OMNIGLOT`` or ``../shared/data/omniglot``; in CI (CI=true) its absence is a failure, not a skip."""
     root = default_omniglot_root()
     if root is None or not root.is_dir():
         if os.environ.get("CI", "").lower() == "true":
@@ -30,9 +32,7 @@ def dev_split(omniglot_root):
     return load_dev_split(omniglot_root)
 
 
-
 @pytest.fixture(scope="session")
 def digits():
     """sklearn digits as (X (1797, 1, 8, 8), y)."""
     return load_digits()
-

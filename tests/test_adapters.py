@@ -1,4 +1,5 @@
 """AugmentedDataset, PixelMixup and the learn2learn bridge."""
+
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -88,9 +89,16 @@ def test_l2l_metadataset_split_is_disjoint_by_construction(dev_split):
     (Xtr, ytr), (Xte, _) = dev_split
     meta = to_l2l_metadataset(Xtr, ytr)
     assert len(meta.labels) == 185
-    taskset = l2l.data.TaskDataset(meta, task_transforms=[
-        l2l.data.transforms.NWays(meta, 5), l2l.data.transforms.KShots(meta, 2),
-        l2l.data.transforms.LoadData(meta), l2l.data.transforms.RemapLabels(meta)], num_tasks=20)
+    taskset = l2l.data.TaskDataset(
+        meta,
+        task_transforms=[
+            l2l.data.transforms.NWays(meta, 5),
+            l2l.data.transforms.KShots(meta, 2),
+            l2l.data.transforms.LoadData(meta),
+            l2l.data.transforms.RemapLabels(meta),
+        ],
+        num_tasks=20,
+    )
     test_keys = {x.numpy().tobytes() for x in Xte}
     for i in range(20):
         images, labels = taskset[i]

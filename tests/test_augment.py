@@ -1,4 +1,5 @@
 """Batched interpolable augmentation and SLERP/LERP."""
+
 from __future__ import annotations
 
 import math
@@ -15,16 +16,18 @@ from metaaug.augment import (
     check_alpha,
     gaussian_kernel,
     identity_params,
-    shift_images,
-    soften_strokes,
     interpolate_params,
     lerp,
+    random_shift,
     sample_params,
+    shift_images,
     slerp,
+    soften_strokes,
 )
 
-vectors = st.integers(0, 2**31 - 1).map(lambda s: torch.randn(2, 16, generator=torch.Generator().manual_seed(s),
-                                                              dtype=torch.float64))
+vectors = st.integers(0, 2**31 - 1).map(
+    lambda s: torch.randn(2, 16, generator=torch.Generator().manual_seed(s), dtype=torch.float64)
+)
 alphas = st.floats(0.0, 1.0)
 
 
@@ -92,10 +95,20 @@ def test_interpolated_params_reproduce_endpoints(ranges):
     images = torch.rand(6, 3, 32, 32, generator=gen)
     p1 = sample_params(6, ranges, 32, gen)
     p2 = sample_params(6, ranges, 32, gen)
-    assert torch.equal(interpolate_params(p1, p2, 1.0), p1)
-    assert torch.equal(interpolate_params(p1, p2, 0.0), p2)
-    assert torch.allclose(apply_params(images, interpolate_params(p1, p2, torch.ones(6))), apply_params(images, p1))
-    assert torch.allclose(apply_params(images, interpolate_params(p1, p2, torch.zeros(6))), apply_params(images, p2))
+    assert torch.equal(interpolate_params(p1, p2, 0.0), p1)
+    assert torch.equal(interpolate_params(p1, p2, 1.0), p2)
+    assert torch.allclose(apply_params(images, interpolate_params(p1, p2, torch.zeros(6))), apply_params(images, p1))
+    assert torch.allclose(apply_params(images, interpolate_params(p1, p2, torch.ones(6))), apply_params(images, p2))
+
+
+def test_interpolate_params_weights_the_second_argument_like_lerp():
+    gen = torch.Generator().manual_seed(5)
+    p1 = sample_params(8, AffineRanges.natural(), 28, gen)
+    p2 = sample_params(8, AffineRanges.natural(), 28, gen)
+    alpha = torch.rand(8, generator=gen)
+    mixed = interpolate_params(p1, p2, alpha)
+    assert torch.allclose(mixed, lerp(p1, p2, alpha), atol=1e-6)
+    assert torch.allclose(interpolate_params(p1, p2, 0.25), lerp(p1, p2, 0.25), atol=1e-6)
 
 
 def test_identity_params_leave_images_unchanged(characters):
@@ -116,7 +129,7 @@ def test_sampled_params_lie_in_the_paper_ranges():
 def test_batched_application_equals_one_by_one(characters):
     params = sample_params(len(characters), AffineRanges(), 28, torch.Generator().manual_seed(2))
     batched = apply_params(characters, params)
-    single = torch.cat([apply_params(characters[i:i + 1], params[i:i + 1]) for i in range(len(characters))])
+    single = torch.cat([apply_params(characters[i : i + 1], params[i : i + 1]) for i in range(len(characters))])
     assert torch.allclose(batched, single, atol=1e-6)
 
 
@@ -129,7 +142,8 @@ def test_triplets_mix_the_parameters_of_a_and_b(characters):
     p1 = sample_params(len(characters), AffineRanges(), 28, gen)
     p2 = sample_params(len(characters), AffineRanges(), 28, gen)
     assert torch.allclose(a, apply_params(characters, p1), atol=1e-6)
-    assert torch.allclose(c, apply_params(characters, interpolate_params(p1, p2, alpha)), atol=1e-6)
+    # C = f(x; alpha rho1 + (1 - alpha) rho2): alpha weights A's parameters
+    assert torch.equal(c, apply_params(characters, interpolate_params(p2, p1, alpha)))
     # the views really differ, and ink is preserved roughly (no blank outputs)
     assert float((a - b).abs().mean()) > 0.01
     assert float(c.sum()) > 0.5 * float(characters.sum())
@@ -157,6 +171,38 @@ def test_shift_images_equals_an_integer_affine_translation(max_shift, channels, 
 def test_shift_images_bad_shape():
     with pytest.raises(ValueError, match="shifts must have shape"):
         shift_images(torch.zeros(3, 1, 4, 4), torch.zeros(2, 2))
+
+
+def _shift_by_padded_crops(images: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """Reference: crop each zero-padded image at offsets drawn as ``random_shift`` documents."""
+    n, _, height, width = images.shape
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4)
+    offsets = torch.randint(0, 2 * max_shift + 1, (n, 2))
+    return torch.stack(
+        [padded[i, :, int(r) : int(r) + height, int(c) : int(c) + width] for i, (r, c) in enumerate(offsets)]
+    )
+
+
+@pytest.mark.parametrize("max_shift", [1, 3, 12])
+def test_random_shift_equals_cropping_padded_images(max_shift):
+    images = torch.rand(40, 2, 9, 11, generator=torch.Generator().manual_seed(max_shift))
+    torch.manual_seed(0)
+    expected = _shift_by_padded_crops(images, max_shift)
+    torch.manual_seed(0)
+    assert torch.equal(random_shift(images, max_shift), expected)
+    generator = torch.Generator().manual_seed(1)
+    again = random_shift(images, max_shift, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(random_shift(images, max_shift, generator=generator), again)
+
+
+def test_random_shift_zero_draws_nothing_and_checks_max_shift():
+    images = torch.rand(4, 1, 5, 5)
+    state = torch.random.get_rng_state()
+    assert random_shift(images, 0) is images
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="max_shift"):
+            random_shift(images, bad)
 
 
 # ------------------------------------------------------------------ rendering jitter

@@ -1,16 +1,17 @@
 """AE, IntAE and AugIntAE: fitting, sampling, persistence, bad input, augmenter use."""
+
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from metaaug import AE, AugIntAE, IntAE
+from metaaug import AE, AugIntAE, IntAE, load
 from metaaug.data import AugmentedDataset
+from metaaug.generators.interpolative import InterpolativeAutoencoder
 from metaaug.nets.autoencoders import Encoder, Generator, discriminator
-
-
 
 
 @pytest.fixture(scope="module")
@@ -23,29 +24,42 @@ def characters(dev_split):
 def fitted(characters):
     """One AugIntAE per module on 512 real 28x28 characters (2 short epochs)."""
     X, _, _ = characters
-    return AugIntAE(epochs=2, batch_size=64, width=8, verbose=False, random_state=0).fit(X)
+    return AugIntAE(epochs=2, batch_size=64, hidden=8, verbose=False, random_state=0).fit(X)
 
 
 def test_short_fit_reduces_the_loss(fitted, characters):
-    assert len(fitted.loss_history_) == 2
-    assert fitted.loss_history_[-1] < fitted.loss_history_[0]
+    curve = fitted.loss_curve_
+    assert curve.dtype == np.float32 and curve.shape == (2 * 8,) and fitted.n_iter_ == 16  # 512 / 64 per epoch
+    assert curve[-8:].mean() < curve[:8].mean()
+    assert not hasattr(fitted, "loss_terms_")  # the default loss has one term
     assert fitted.image_shape_ == (1, 28, 28) and fitted.architecture_ == "infogan" and fitted.latent_dim_ == 32
 
 
 @pytest.mark.parametrize("cls", [AE, IntAE])
 def test_baselines_fit_and_learn(cls, digits):
     X, _ = digits
-    model = cls(epochs=3, width=8, verbose=False, random_state=0).fit(X[:512])
-    assert model.loss_history_[-1] < model.loss_history_[0]
+    model = cls(epochs=3, hidden=8, verbose=False, random_state=0).fit(X[:512])
+    assert len(model.loss_curve_) == model.n_iter_ == 3 * 8
+    assert model.loss_curve_[-8:].mean() < model.loss_curve_[:8].mean()
     assert (hasattr(model, "discriminator_")) == (cls is IntAE)
+    if cls is IntAE:  # the terms add up to the total at every step
+        assert set(model.loss_terms_) == {"reconstruction", "adversarial"}
+        total = model.loss_terms_["reconstruction"] + model.loss_terms_["adversarial"]
+        assert np.allclose(total, model.loss_curve_, rtol=1e-5)
+    else:
+        assert not hasattr(model, "loss_terms_")
 
 
 def test_adversarial_and_perceptual_options_train(digits):
     X, _ = digits
-    model = AugIntAE(adversarial=True, perceptual=True, reconstruction_weight=1.0, epochs=2, width=8,
-                     verbose=False, random_state=0).fit(X[:256])
+    model = AugIntAE(
+        adversarial=True, perceptual=True, reconstruction_weight=1.0, epochs=2, hidden=8, verbose=False, random_state=0
+    ).fit(X[:256])
     assert 0.0 <= model.k_ <= 1.0 and model.k_ < 1.0  # k moved under the critic-balance rule
-    assert all(torch.isfinite(torch.tensor(model.loss_history_)))
+    assert np.isfinite(model.loss_curve_).all()
+    assert list(model.loss_terms_) == ["interpolation", "perceptual", "reconstruction", "adversarial"]
+    assert all(len(values) == model.n_iter_ and values.dtype == np.float32 for values in model.loss_terms_.values())
+    assert np.allclose(sum(model.loss_terms_.values()), model.loss_curve_, rtol=1e-5, atol=1e-6)
 
 
 def test_autoperceptual_does_not_train_the_encoder(fitted, characters):
@@ -75,8 +89,8 @@ def test_generate_is_deterministic_and_varies(fitted, characters):
 
 def test_fit_is_deterministic(digits):
     X, _ = digits
-    runs = [AugIntAE(epochs=1, width=4, verbose=False, random_state=3).fit(X[:128]) for _ in range(2)]
-    assert runs[0].loss_history_ == runs[1].loss_history_
+    runs = [AugIntAE(epochs=1, hidden=4, verbose=False, random_state=3).fit(X[:128]) for _ in range(2)]
+    assert np.array_equal(runs[0].loss_curve_, runs[1].loss_curve_)
     assert torch.equal(runs[0].encode(X[:10]), runs[1].encode(X[:10]))
 
 
@@ -152,9 +166,18 @@ def test_bad_input(fitted, characters):
 
 def test_bad_parameters(digits):
     X, _ = digits
-    for params, message in (({"epochs": 0}, "epochs"), ({"augmentation": "flip"}, "augmentation"),
-                            ({"architecture": "resnet"}, "architecture"), ({"lr": -1}, "lr"),
-                            ({"reconstruction_weight": -1.0}, "reconstruction_weight")):
+    for params, message in (
+        ({"epochs": 0}, "epochs"),
+        ({"augmentation": "flip"}, "augmentation"),
+        ({"architecture": "resnet"}, "architecture"),
+        ({"lr": -1}, "lr"),
+        ({"reconstruction_weight": -1.0}, "reconstruction_weight"),
+        ({"hidden": 0}, "hidden"),
+        ({"latent_dim": 2.5}, "latent_dim"),
+        ({"max_time": 0}, "max_time"),
+        ({"adversarial": "yes"}, "adversarial"),
+        ({"batch_size": 0}, "batch_size"),
+    ):
         with pytest.raises(ValueError, match=message):
             AugIntAE(verbose=False, **params).fit(X[:32])
     with pytest.raises(ValueError, match="dcgan"):
@@ -164,7 +187,9 @@ def test_bad_parameters(digits):
 def test_sklearn_conventions(digits):
     model = IntAE(adversarial_weight=0.5, epochs=2)
     assert clone(model).get_params() == model.get_params()
-    assert model.set_params(width=16).width == 16
+    assert model.set_params(hidden=16).hidden == 16
+    with pytest.raises(ValueError, match="adversarial_weight"):
+        IntAE(adversarial_weight=float("nan"), verbose=False).fit(digits[0][:32])
     with pytest.raises(NotFittedError):
         model.generate(digits[0][:3], 2)
     with pytest.raises(NotFittedError):
@@ -173,8 +198,8 @@ def test_sklearn_conventions(digits):
 
 def test_max_time_stops_early(digits):
     X, _ = digits
-    model = AE(epochs=1000, max_time=0.5, width=4, verbose=False, random_state=0).fit(X[:256])
-    assert model.n_steps_ < 1000 * 4 and model.fit_time_ < 5
+    model = AE(epochs=1000, max_time=0.5, hidden=4, verbose=False, random_state=0).fit(X[:256])
+    assert model.n_iter_ < 1000 * 4 and model.fit_time_ < 5 and len(model.loss_curve_) == model.n_iter_
 
 
 def test_augmented_dataset_keeps_labels_and_ratio(fitted, characters):
@@ -194,19 +219,43 @@ def test_augmented_dataset_keeps_labels_and_ratio(fitted, characters):
     assert torch.equal(y[nearest], labels)
 
 
-@pytest.mark.parametrize("shape, latent, n_blocks", [((3, 32, 32), 512, 3), ((3, 64, 64), 512, 4),
-                                                       ((3, 128, 128), 512, 5), ((1, 28, 28), 32, 3)])
+@pytest.mark.parametrize(
+    "shape, latent, n_blocks",
+    [((3, 32, 32), 512, 3), ((3, 64, 64), 512, 4), ((3, 128, 128), 512, 5), ((1, 28, 28), 32, 3)],
+)
 def test_network_layouts(shape, latent, n_blocks):
     arch = "infogan" if shape[-1] == 28 else "dcgan"
-    encoder = Encoder(shape, latent, arch, width=8).eval()
-    generator = Generator(shape, latent, arch, width=8).eval()
+    encoder = Encoder(shape, latent, arch, hidden=8).eval()
+    generator = Generator(shape, latent, arch, hidden=8).eval()
     x = torch.rand(2, *shape)
     with torch.no_grad():
         z = encoder(x)
         assert z.shape == (2, latent)
         assert torch.allclose(z.norm(dim=1), torch.ones(2), atol=1e-5)
         assert generator(z).shape == (2, *shape)
-        assert discriminator(shape, arch, width=8).eval()(x).shape == (2, 1)
+        assert discriminator(shape, arch, hidden=8).eval()(x).shape == (2, 1)
     assert len(encoder.blocks) == n_blocks
     if shape[-1] == 128:  # the extra layer is half width
         assert encoder.blocks[0][0].out_channels == 4
+
+
+def test_files_saved_under_the_old_names_load(fitted, characters, tmp_path):
+    """Model files written before width -> hidden, loss_history_ -> loss_curve_, n_steps_ -> n_iter_."""
+    _, X_test, _ = characters
+    payload = torch.load(fitted.save(tmp_path / "new.pt"), weights_only=True)
+    payload["params"]["width"] = payload["params"].pop("hidden")
+    payload["fitted"]["n_steps_"] = payload["fitted"].pop("n_iter_")
+    del payload["fitted"]["loss_curve_"]
+    payload["fitted"]["loss_history_"] = [0.5, 0.25]  # what the old version stored: one mean per epoch
+    torch.save(payload, tmp_path / "old.pt")
+    loaded = load(tmp_path / "old.pt")
+    assert loaded.get_params() == fitted.get_params() and loaded.n_iter_ == fitted.n_iter_
+    assert loaded.loss_curve_.dtype == np.float32 and loaded.loss_curve_.tolist() == [0.5, 0.25]
+    assert torch.equal(loaded.generate(X_test[:3], 4, random_state=0), fitted.generate(X_test[:3], 4, random_state=0))
+
+
+def test_the_three_methods_share_the_base():
+    assert all(issubclass(cls, InterpolativeAutoencoder) for cls in (AE, IntAE, AugIntAE))
+    from metaaug.generators import autoencoders  # the former module still gathers them
+
+    assert autoencoders.AE is AE and autoencoders.IntAE is IntAE and autoencoders.AugIntAE is AugIntAE

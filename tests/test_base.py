@@ -1,4 +1,5 @@
 """The estimator base: device resolution, budgets, persistence format."""
+
 import numpy as np
 import pytest
 import torch

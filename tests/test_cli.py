@@ -2,8 +2,9 @@
 
 The end-to-end flows run ``python -m metaaug`` in a subprocess with tiny
 settings; the many error paths run ``metaaug.cli.main`` in-process (same code,
-no interpreter start-up per case).
+no interpreter start-up per case). The drawing helpers are in test_plotting.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,20 +19,35 @@ import torch
 from PIL import Image
 
 import metaaug
-from metaaug import cli
+from metaaug.cli import main
+from metaaug.cli.commands import USES_LABELS
+from metaaug.cli.errors import UsageError
+from metaaug.cli.io import load_training_data, read_seeds
+from metaaug.cli.parser import METHODS, coerce_like, parse_value
 
-COMMANDS = ["demo", "fit", "sample-tasks", "generate", "benchmark"]
+COMMANDS = ["demo", "fit", "sample-tasks", "generate"]
 TINY_LASIUM = ["--param", "epochs=1", "--param", "hidden=8", "--param", "latent_dim=4"]
-TINY_LOFGAN = ["--param", "epochs=0.05", "--param", "meta_batch_size=2", "--param", "gen_channels=(8, 8, 8)",
-               "--param", "disc_channels=8", "--param", "disc_max_channels=16"]
+TINY_LOFGAN = [
+    "--param",
+    "epochs=0.05",
+    "--param",
+    "meta_batch_size=2",
+    "--param",
+    "gen_channels=(8, 8, 8)",
+    "--param",
+    "disc_channels=8",
+    "--param",
+    "disc_max_channels=16",
+]
 
 
 def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     # one thread: the tiny fits are faster on one than on two cores shared with other jobs
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1", "METAAUG_THREADS": "1"}
     env.pop("METAAUG_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "metaaug", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "metaaug", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -55,8 +71,7 @@ def korean_seed_files(tmp_path_factory, omniglot_root) -> Path:
     """Three drawings of one Korean character, as the dataset's own PNG files (ink dark on white)."""
     folder = tmp_path_factory.mktemp("seeds")
     with zipfile.ZipFile(Path(omniglot_root) / "images_background_small1.zip") as archive:
-        members = sorted(m for m in archive.namelist()
-                         if "/Korean/character05/" in m and m.endswith(".png"))[:3]
+        members = sorted(m for m in archive.namelist() if "/Korean/character05/" in m and m.endswith(".png"))[:3]
         for member in members:
             (folder / Path(member).name).write_bytes(archive.read(member))
     assert len(list(folder.glob("*.png"))) == 3
@@ -67,8 +82,21 @@ def korean_seed_files(tmp_path_factory, omniglot_root) -> Path:
 def lofgan_on_omniglot(tmp_path_factory, omniglot_root) -> Path:
     """A tiny LoFGAN fitted through the CLI on the Tagalog alphabet, with labels."""
     path = tmp_path_factory.mktemp("models") / "lofgan.pt"
-    result = run_cli("fit", "lofgan", "--data", str(omniglot_root), "--alphabets", "Tagalog", "--labels",
-                     "--out", str(path), "--seed", "0", "--quiet", *TINY_LOFGAN)
+    result = run_cli(
+        "fit",
+        "lofgan",
+        "--data",
+        str(omniglot_root),
+        "--alphabets",
+        "Tagalog",
+        "--labels",
+        "--out",
+        str(path),
+        "--seed",
+        "0",
+        "--quiet",
+        *TINY_LOFGAN,
+    )
     assert result.returncode == 0, result.stderr
     assert "fitted LoFGAN" in result.stdout
     assert "340 images" in result.stdout  # 17 Tagalog characters x 20 drawings
@@ -78,8 +106,7 @@ def lofgan_on_omniglot(tmp_path_factory, omniglot_root) -> Path:
 @pytest.fixture(scope="module")
 def lasium_on_digits(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "lasium.pt"
-    result = run_cli("fit", "lasium", "--data", "digits", "--out", str(path), "--seed", "0", "--quiet",
-                     *TINY_LASIUM)
+    result = run_cli("fit", "lasium", "--data", "digits", "--out", str(path), "--seed", "0", "--quiet", *TINY_LASIUM)
     assert result.returncode == 0, result.stderr
     assert "fitted LASIUM" in result.stdout and str(path) in result.stdout
     return path
@@ -111,8 +138,22 @@ def test_fit_lasium_on_digits_then_sample_tasks(lasium_on_digits, tmp_path):
     assert model.get_params()["epochs"] == 1 and model.get_params()["random_state"] == 0
 
     tasks_file = tmp_path / "tasks.pt"
-    result = run_cli("sample-tasks", str(lasium_on_digits), "--n-tasks", "3", "--ways", "4", "--shots", "2",
-                     "--queries", "3", "--out", str(tasks_file), "--seed", "1")
+    result = run_cli(
+        "sample-tasks",
+        str(lasium_on_digits),
+        "--n-tasks",
+        "3",
+        "--ways",
+        "4",
+        "--shots",
+        "2",
+        "--queries",
+        "3",
+        "--out",
+        str(tasks_file),
+        "--seed",
+        "1",
+    )
     assert result.returncode == 0, result.stderr
     assert "sampled 3 tasks (4-way 2-shot, 3 queries) from LASIUM" in result.stdout
     tasks = torch.load(tasks_file, weights_only=True)
@@ -124,8 +165,25 @@ def test_fit_lasium_on_digits_then_sample_tasks(lasium_on_digits, tmp_path):
     assert torch.equal(tasks["query_x"][2], again[2].query_x)
 
     grid = tmp_path / "tasks.png"
-    assert cli.main(["sample-tasks", str(lasium_on_digits), "--n-tasks", "2", "--ways", "3", "--shots", "1",
-                     "--queries", "2", "--out", str(grid)]) == 0
+    assert (
+        main(
+            [
+                "sample-tasks",
+                str(lasium_on_digits),
+                "--n-tasks",
+                "2",
+                "--ways",
+                "3",
+                "--shots",
+                "1",
+                "--queries",
+                "2",
+                "--out",
+                str(grid),
+            ]
+        )
+        == 0
+    )
     pixels = read_png(grid)
     assert pixels.shape[0] > 6 * 8 and pixels.shape[1] > 3 * 8
 
@@ -135,8 +193,18 @@ def test_fit_lofgan_on_omniglot_then_generate(lofgan_on_omniglot, korean_seed_fi
     assert type(model).__name__ == "LoFGAN" and tuple(model.image_shape_) == (1, 28, 28)
 
     out_dir = tmp_path / "generated"
-    result = run_cli("generate", str(lofgan_on_omniglot), "--seeds", str(korean_seed_files), "--n", "7",
-                     "--out", str(out_dir), "--seed", "0")
+    result = run_cli(
+        "generate",
+        str(lofgan_on_omniglot),
+        "--seeds",
+        str(korean_seed_files),
+        "--n",
+        "7",
+        "--out",
+        str(out_dir),
+        "--seed",
+        "0",
+    )
     assert result.returncode == 0, result.stderr
     assert "generated 7 images of shape (1, 28, 28) from 3 seeds with LoFGAN" in result.stdout
     files = sorted(out_dir.glob("*.png"))
@@ -147,57 +215,103 @@ def test_fit_lofgan_on_omniglot_then_generate(lofgan_on_omniglot, korean_seed_fi
     assert images.mean() > 0.5
 
     grid = tmp_path / "grid.png"
-    assert cli.main(["generate", str(lofgan_on_omniglot), "--seeds", *map(str, sorted(korean_seed_files.iterdir())),
-                     "--n", "12", "--out", str(grid), "--seed", "0"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                str(lofgan_on_omniglot),
+                "--seeds",
+                *map(str, sorted(korean_seed_files.iterdir())),
+                "--n",
+                "12",
+                "--out",
+                str(grid),
+                "--seed",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert read_png(grid).shape[0] > 3 * 28  # seed row + gap + two rows of generated images
 
 
 def test_generate_is_deterministic_and_matches_the_library(lofgan_on_omniglot, korean_seed_files, tmp_path):
     model = metaaug.load(lofgan_on_omniglot)
-    seeds, inverted = cli.read_seeds([str(korean_seed_files)], (1, 28, 28), "auto")
+    seeds, inverted = read_seeds([str(korean_seed_files)], (1, 28, 28), "auto")
     assert inverted and seeds.shape == (3, 1, 28, 28)
     assert seeds.mean() < 0.5  # ink is 1.0 after inversion: mostly background
     expected = model.generate(seeds, 4, random_state=3)
     for run in ("a", "b"):
-        assert cli.main(["generate", str(lofgan_on_omniglot), "--seeds", str(korean_seed_files), "--n", "4",
-                         "--out", str(tmp_path / run), "--seed", "3"]) == 0
+        assert (
+            main(
+                [
+                    "generate",
+                    str(lofgan_on_omniglot),
+                    "--seeds",
+                    str(korean_seed_files),
+                    "--n",
+                    "4",
+                    "--out",
+                    str(tmp_path / run),
+                    "--seed",
+                    "3",
+                ]
+            )
+            == 0
+        )
     a = np.stack([read_png(f) for f in sorted((tmp_path / "a").iterdir())])
     b = np.stack([read_png(f) for f in sorted((tmp_path / "b").iterdir())])
     assert np.array_equal(a, b)
     assert np.allclose(1.0 - a, expected[:, 0].numpy(), atol=1 / 255 + 1e-6)
 
 
-@pytest.mark.parametrize("args, fragment", [
-    ([], "a command is required"),
-    (["fit", "nosuch", "--data", "digits", "--out", "x.pt"], "invalid choice: 'nosuch'"),
-    (["fit", "lasium", "--data", "digits"], "--out"),
-    (["sample-tasks", "model.pt", "--out", "x.pt", "--ways", "five"], "invalid int value"),
-    (["benchmark", "everything"], "invalid choice"),
-    (["generate", "/no/such/model.pt", "--seeds", ".", "--out", "o"], "no model file at /no/such/model.pt"),
-    (["demo", "--data", "/no/such/folder"], "/no/such/folder"),
-])
-def test_bad_arguments_exit_2_with_one_line(args, fragment):
-    assert_user_error(run_cli(*args), fragment)
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        ([], "a command is required"),
+        (["fit", "nosuch", "--data", "digits", "--out", "x.pt"], "invalid choice: 'nosuch'"),
+        (["fit", "lasium", "--data", "digits"], "--out"),
+        (["sample-tasks", "model.pt", "--out", "x.pt", "--ways", "five"], "invalid int value"),
+        (["benchmark", "baselines"], "invalid choice: 'benchmark'"),  # benchmarks run as python -m benchmarks...
+        (["generate", "/no/such/model.pt", "--seeds", ".", "--out", "o"], "no model file at /no/such/model.pt"),
+        (["demo", "--data", "/no/such/folder"], "/no/such/folder"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args, fragment, capsys):
+    # in-process: each case is the same code path as a subprocess run, minus 5 s of interpreter start-up
+    err = in_process_error(capsys, args)
+    assert err.startswith("metaaug") and fragment in err, err
 
 
-def test_unreadable_files_exit_2_with_one_line(tmp_path, lasium_on_digits):
+def test_user_error_in_a_subprocess_exits_2_with_one_line(tmp_path):
     garbage = tmp_path / "garbage.pt"
     garbage.write_text("not a model")
-    assert_user_error(run_cli("sample-tasks", str(garbage), "--out", str(tmp_path / "t.pt")),
-                      "is not a metaaug model file")
-    assert_user_error(run_cli("fit", "lasium", "--data", "/no/such/data", "--out", str(tmp_path / "m.pt")),
-                      "no such file or folder")
-    assert_user_error(run_cli("fit", "lasium", "--data", "digits", "--out", str(tmp_path / "m.pt"),
-                              "--param", "no_such_param=1"), "unknown parameter(s) no_such_param")
+    assert_user_error(
+        run_cli("sample-tasks", str(garbage), "--out", str(tmp_path / "t.pt")), "is not a metaaug model file"
+    )
+
+
+def test_unreadable_files_exit_2_with_one_line(tmp_path, lasium_on_digits, capsys):
+    cases = [
+        (["fit", "lasium", "--data", "/no/such/data", "--out", str(tmp_path / "m.pt")], "no such file or folder"),
+        (
+            ["fit", "lasium", "--data", "digits", "--out", str(tmp_path / "m.pt"), "--param", "no_such_param=1"],
+            "unknown parameter(s) no_such_param",
+        ),
+    ]
     not_an_image = tmp_path / "seed.png"
     not_an_image.write_text("text")
-    assert_user_error(run_cli("generate", str(lasium_on_digits), "--seeds", str(not_an_image), "--out", "o"),
-                      "does not generate images")
+    cases.append(
+        (["generate", str(lasium_on_digits), "--seeds", str(not_an_image), "--out", "o"], "does not generate images")
+    )
+    for argv, fragment in cases:
+        err = in_process_error(capsys, argv)
+        assert fragment in err, err
 
 
 # ------------------------------------------------------------ error paths (in-process)
 def in_process_error(capsys, argv: list[str]) -> str:
-    assert cli.main(argv) == 2
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     return err
@@ -206,31 +320,39 @@ def in_process_error(capsys, argv: list[str]) -> str:
 def test_parameter_values_are_checked(capsys, tmp_path):
     out = str(tmp_path / "m.pt")
     assert "epochs" in in_process_error(
-        capsys, ["fit", "lasium", "--data", "digits", "--out", out, "--param", "epochs=many"])
+        capsys, ["fit", "lasium", "--data", "digits", "--out", out, "--param", "epochs=many"]
+    )
     assert "expects key=value" in in_process_error(
-        capsys, ["fit", "lasium", "--data", "digits", "--out", out, "--param", "epochs"])
+        capsys, ["fit", "lasium", "--data", "digits", "--out", out, "--param", "epochs"]
+    )
     # a value the estimator itself rejects (its ValueError) is a one-line user error too
     assert "strategy" in in_process_error(
-        capsys, ["fit", "lasium", "--data", "digits", "--out", out, "--param", "strategy=XYZ", *TINY_LASIUM])
+        capsys, ["fit", "lasium", "--data", "digits", "--out", out, "--param", "strategy=XYZ", *TINY_LASIUM]
+    )
     assert "--labels applies to" in in_process_error(
-        capsys, ["fit", "lasium", "--data", "digits", "--out", out, "--labels"])
+        capsys, ["fit", "lasium", "--data", "digits", "--out", out, "--labels"]
+    )
     assert "is a folder" in in_process_error(capsys, ["fit", "lasium", "--data", "digits", "--out", str(tmp_path)])
     assert not Path(out).exists()
 
 
 def test_model_kind_and_output_checks(capsys, lasium_on_digits, tmp_path):
     assert "must end in .pt" in in_process_error(
-        capsys, ["sample-tasks", str(lasium_on_digits), "--out", str(tmp_path / "tasks.txt")])
+        capsys, ["sample-tasks", str(lasium_on_digits), "--out", str(tmp_path / "tasks.txt")]
+    )
     assert "--arg" in in_process_error(
-        capsys, ["sample-tasks", str(lasium_on_digits), "--out", str(tmp_path / "t.pt"), "--arg", "bogus=1"])
+        capsys, ["sample-tasks", str(lasium_on_digits), "--out", str(tmp_path / "t.pt"), "--arg", "bogus=1"]
+    )
     assert "n_ways" in in_process_error(
-        capsys, ["sample-tasks", str(lasium_on_digits), "--out", str(tmp_path / "t.pt"), "--ways", "0"])
+        capsys, ["sample-tasks", str(lasium_on_digits), "--out", str(tmp_path / "t.pt"), "--ways", "0"]
+    )
 
 
 def test_generate_checks_seeds_and_n(capsys, lofgan_on_omniglot, korean_seed_files, tmp_path):
     model = str(lofgan_on_omniglot)
     assert "--n must be >= 1" in in_process_error(
-        capsys, ["generate", model, "--seeds", str(korean_seed_files), "--n", "0", "--out", str(tmp_path)])
+        capsys, ["generate", model, "--seeds", str(korean_seed_files), "--n", "0", "--out", str(tmp_path)]
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "no image files" in in_process_error(capsys, ["generate", model, "--seeds", str(empty), "--out", "o"])
@@ -244,7 +366,7 @@ def test_training_data_sources(tmp_path, digits):
     X, y = digits
     # an array file with labels
     np.savez(tmp_path / "data.npz", X=(X[:20, 0].numpy() * 255).astype(np.uint8), y=y[:20].numpy())
-    X2, y2, text = cli.load_training_data(str(tmp_path / "data.npz"), None, None)
+    X2, y2, text = load_training_data(str(tmp_path / "data.npz"), None, None)
     assert X2.shape == (20, 1, 8, 8) and torch.equal(y2, y[:20]) and "20 images" in text
     # a folder with one subfolder per class, resized
     for label in (0, 1):
@@ -252,67 +374,60 @@ def test_training_data_sources(tmp_path, digits):
         folder.mkdir(parents=True)
         for i in range(3):
             Image.fromarray((X[y == label][i, 0].numpy() * 255).astype(np.uint8)).save(folder / f"{i}.png")
-    X3, y3, text = cli.load_training_data(str(tmp_path / "classes"), 16, None)
+    X3, y3, text = load_training_data(str(tmp_path / "classes"), 16, None)
     assert X3.shape == (6, 1, 16, 16) and y3.tolist() == [0, 0, 0, 1, 1, 1] and "2 classes" in text
     # digits resized
-    X4, _, _ = cli.load_training_data("digits", 12, None)
+    X4, _, _ = load_training_data("digits", 12, None)
     assert X4.shape == (1797, 1, 12, 12) and 0 <= float(X4.min()) and float(X4.max()) <= 1
-    with pytest.raises(cli.UsageError, match="no images found"):
+    with pytest.raises(UsageError, match="no images found"):
         (tmp_path / "nothing").mkdir()
-        cli.load_training_data(str(tmp_path / "nothing"), None, None)
-    with pytest.raises(cli.UsageError, match="--alphabets applies to Omniglot"):
-        cli.load_training_data("digits", None, "Korean")
+        load_training_data(str(tmp_path / "nothing"), None, None)
+    with pytest.raises(UsageError, match="--alphabets applies to Omniglot"):
+        load_training_data("digits", None, "Korean")
 
 
 def test_omniglot_alphabet_presets(omniglot_root):
-    X, y, text = cli.load_training_data(str(omniglot_root), None, "dev-test")
+    X, y, text = load_training_data(str(omniglot_root), None, "dev-test")
     assert X.shape == (1140, 1, 28, 28) and int(y.max()) + 1 == 57
     with pytest.raises(ValueError, match="unknown alphabet"):
-        cli.load_training_data(str(omniglot_root), None, "Klingon")
+        load_training_data(str(omniglot_root), None, "Klingon")
 
 
 def test_parse_value_and_coercion():
-    assert cli.parse_value("3") == 3 and cli.parse_value("1e-3") == 1e-3
-    assert cli.parse_value("(8, 8)") == (8, 8) and cli.parse_value("gan") == "gan"
-    assert cli.parse_value("None") is None and cli.parse_value("true") is True
-    assert cli.coerce_like("epochs", 2.0, 5) == 2 and isinstance(cli.coerce_like("lr", 1, 0.1), float)
-    with pytest.raises(cli.UsageError, match="true or false"):
-        cli.coerce_like("verbose", 1, False)
-
-
-def test_tile_layout():
-    blocks = torch.zeros(2, 3, 1, 4, 5)
-    grid = cli.tile(blocks, pad=1)
-    assert grid.shape == (1, 2 * 5 + 1, 3 * 6 + 1)
-    assert float(grid.sum()) == grid.numel() - 2 * 3 * 4 * 5  # everything but the cells is white
+    assert parse_value("3") == 3 and parse_value("1e-3") == 1e-3
+    assert parse_value("(8, 8)") == (8, 8) and parse_value("gan") == "gan"
+    assert parse_value("None") is None and parse_value("true") is True
+    assert coerce_like("epochs", 2.0, 5) == 2 and isinstance(coerce_like("lr", 1, 0.1), float)
+    with pytest.raises(UsageError, match="true or false"):
+        coerce_like("verbose", 1, False)
 
 
 def test_demo_dispatches_to_run_demo(monkeypatch, capsys):
     calls = {}
 
-    def fake_run_demo(data=None, quick=False):
-        calls.update(data=data, quick=quick)
+    def fake_run_demo(data=None, quick=False, random_state=0):
+        calls.update(data=data, quick=quick, random_state=random_state)
         print("| method | accuracy |")
         return "| method | accuracy |"
 
     module = type(sys)("metaaug.demo")
     module.run_demo = fake_run_demo
     monkeypatch.setitem(sys.modules, "metaaug.demo", module)
-    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: object())
-    assert cli.main(["demo", "--quick"]) == 0
-    assert calls == {"data": None, "quick": True}
+    assert main(["demo", "--quick"]) == 0
+    assert calls == {"data": None, "quick": True, "random_state": 0}
     assert capsys.readouterr().out.count("| method | accuracy |") == 1
-
-
-def test_benchmark_runs_the_example_script(monkeypatch, tmp_path, capfd):
-    script = tmp_path / "omniglot_baselines.py"
-    script.write_text("import sys\nprint('ARGS', sys.argv[1:])\nsys.exit(3)\n")
-    monkeypatch.setattr(cli, "examples_dir", lambda: tmp_path)
-    assert cli.main(["benchmark", "baselines", "--quick", "--", "--tasks", "10"]) == 3
-    assert "ARGS ['--quick', '--tasks', '10']" in capfd.readouterr().out
-    assert cli.main(["benchmark", "generation"]) == 2
-    assert "generation benchmark is not in this checkout" in capfd.readouterr().err
+    assert main(["demo", "--seed", "7"]) == 0
+    assert calls == {"data": None, "quick": False, "random_state": 7}
 
 
 def test_every_fit_method_is_a_public_name():
-    assert set(cli.METHODS.values()) <= set(metaaug._PUBLIC)
+    assert set(METHODS.values()) <= set(metaaug._PUBLIC)
+    assert set(USES_LABELS) <= set(METHODS)
+
+
+def test_the_package_runs_only_under_main():
+    """Importing metaaug.__main__ (e.g. by a documentation tool) runs nothing."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import metaaug.__main__"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""

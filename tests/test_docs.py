@@ -2,9 +2,10 @@
 
 The snippets are read from the Markdown files themselves (the python block
 under a given heading), then shrunk by plain text substitutions (training
-lengths, image size, the Omniglot dev split replaced by a digits split), so a
-snippet that drifts from the API fails here.
+lengths, image size, Omniglot replaced by digits), so a snippet that drifts
+from the API fails here.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # training lengths -> a few steps; Omniglot's 28x28 -> digits' 8x8
 TINY = [
     ("metaaug.LASIUM()", "metaaug.LASIUM(epochs=1, hidden=8, latent_dim=4)"),
-    ("metaaug.AugIntAE()", "metaaug.AugIntAE(epochs=1, width=8, verbose=False)"),
+    ("metaaug.AugIntAE()", "metaaug.AugIntAE(epochs=1, hidden=8, verbose=False)"),
     ("image_size=28", "image_size=8"),
     ("range(1000)", "range(2)"),
     ("range(30)", "range(2)"),
@@ -36,7 +37,7 @@ def python_block(path: Path, heading: str) -> str:
     start = text.index(heading + "\n") + len(heading)
     match = re.compile(r"```python\n(.*?)```", re.S).search(text, start)
     assert match is not None, f"no python block under {heading!r} in {path.name}"
-    assert not re.search(r"\n#{1,6} ", text[start:match.start()]), f"{heading!r} has no python block of its own"
+    assert not re.search(r"\n#{1,6} ", text[start : match.start()]), f"{heading!r} has no python block of its own"
     return match.group(1)
 
 
@@ -46,26 +47,32 @@ def shrink(code: str) -> str:
     return code
 
 
+TEST_ALPHABETS = {"Korean", "Tagalog"}
+
+
 @pytest.fixture
-def digits_dev_split(monkeypatch):
-    """``load_dev_split()`` -> digits 0-4 for training, 5-9 for testing (labels renumbered)."""
+def omniglot_as_digits(monkeypatch):
+    """``load_omniglot(root, alphabets)`` -> digits 5-9 for Korean/Tagalog, else digits 0-4 (labels from 0)."""
     X, y = load_digits()
-    train, test = y < 5, y >= 5
 
-    def fake_split(root=None, image_size=28):
-        return (X[train], y[train]), (X[test], y[test] - 5)
+    def fake_load_omniglot(root, alphabets=None, image_size=28):
+        keep = y >= 5 if TEST_ALPHABETS & set(alphabets or ()) else y < 5
+        return X[keep], y[keep] - int(y[keep].min())
 
-    monkeypatch.setattr(metaaug.data, "load_dev_split", fake_split)
-    return fake_split
+    monkeypatch.setattr(metaaug.data, "load_omniglot", fake_load_omniglot)
+    return fake_load_omniglot
 
 
-@pytest.mark.parametrize("path, heading", [
-    ("docs/guide.md", "### Your own learn2learn MAML loop fed by LASIUM tasks"),
-    ("docs/guide.md", "### A plain PyTorch classifier loop fed by `AugmentedDataset`"),
-    ("README.md", "### LASIUM tasks -> learn2learn MAML"),
-    ("README.md", "### AugIntAE -> `AugmentedDataset`"),
-])
-def test_snippet_runs_on_digits(path, heading, digits_dev_split, capsys):
+@pytest.mark.parametrize(
+    "path, heading",
+    [
+        ("docs/guide.md", "### Your own learn2learn MAML loop fed by LASIUM tasks"),
+        ("docs/guide.md", "### A plain PyTorch classifier loop fed by `AugmentedDataset`"),
+        ("README.md", "### LASIUM tasks -> learn2learn MAML"),
+        ("README.md", "### AugIntAE -> `AugmentedDataset`"),
+    ],
+)
+def test_snippet_runs_on_digits(path, heading, omniglot_as_digits, capsys):
     """The snippet executes without error on digits (the guide's ones also print an accuracy)."""
     code = shrink(python_block(ROOT / path, heading))
     assert "image_size=28" not in code and "range(1000)" not in code

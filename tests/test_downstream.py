@@ -1,4 +1,5 @@
 """Downstream classifier accuracy with and without an augmenter."""
+
 from __future__ import annotations
 
 import math
@@ -11,8 +12,6 @@ from hypothesis import strategies as st
 
 from metaaug.generators.mixup import PixelMixup
 from metaaug.metrics.downstream import downstream_accuracy, labeled_split, mean_ci95
-
-
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +71,20 @@ def test_no_augmentation_learns_and_is_deterministic(digit_split):
 def test_augmenter_gets_same_class_seeds_and_labels_are_kept(digit_split):
     X_train, y_train, X_test, y_test = digit_split
     augmenter = RecordingAugmenter()
-    downstream_accuracy(augmenter, X_train, y_train, X_test, y_test, n_seeds=1, epochs=2, batch_size=32,
-                        hidden=8, refresh_every=1, random_state=0, device="cpu")
+    downstream_accuracy(
+        augmenter,
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        n_seeds=1,
+        epochs=2,
+        batch_size=32,
+        hidden=8,
+        refresh_every=1,
+        random_state=0,
+        device="cpu",
+    )
     # one call per class per refresh (2 epochs -> 2 pools)
     assert len(augmenter.calls) == 2 * 10
     for seeds in augmenter.calls:
@@ -83,17 +94,31 @@ def test_augmenter_gets_same_class_seeds_and_labels_are_kept(digit_split):
 
 def test_pixel_mixup_runs(digit_split):
     X_train, y_train, X_test, y_test = digit_split
-    result = downstream_accuracy(PixelMixup(), X_train, y_train, X_test, y_test, n_seeds=1, epochs=2,
-                                 batch_size=32, hidden=8, random_state=0, device="cpu")
+    result = downstream_accuracy(
+        PixelMixup(),
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        n_seeds=1,
+        epochs=2,
+        batch_size=32,
+        hidden=8,
+        random_state=0,
+        device="cpu",
+    )
     assert 0.0 <= result["mean"] <= 1.0 and result["ci95"] == 0.0
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"ratio": 1.0}, "ratio"),
-    ({"n_seeds": 0}, "n_seeds"),
-    ({"epochs": 0}, "epochs"),
-    ({"refresh_every": -1}, "refresh_every"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"ratio": 1.0}, "ratio"),
+        ({"n_seeds": 0}, "n_seeds"),
+        ({"epochs": 0}, "epochs"),
+        ({"refresh_every": -1}, "refresh_every"),
+    ],
+)
 def test_bad_arguments(digit_split, kwargs, message):
     X_train, y_train, X_test, y_test = digit_split
     with pytest.raises(ValueError, match=message):

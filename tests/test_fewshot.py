@@ -1,4 +1,5 @@
 """Few-shot classifiers: fitting, prediction, evaluation, persistence, errors."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,10 +7,14 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from metaaug.data import LabeledTaskSampler
-from metaaug.fewshot import (MAMLClassifier, PixelNearestNeighbor, ProtoNetClassifier, ScratchClassifier,
-                             mean_ci95, untrained_protonet)
-
-
+from metaaug.fewshot import (
+    MAMLClassifier,
+    PixelNearestNeighbor,
+    ProtoNetClassifier,
+    ScratchClassifier,
+    mean_ci95,
+    untrained_protonet,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +30,19 @@ def fitted_protonet(omniglot_samplers):
 
 
 def test_mean_ci95_formula():
+    # sample std (ddof=1) of [0, 1, 0, 1] is sqrt(1/3)
     mean, ci = mean_ci95([0.0, 1.0, 0.0, 1.0])
-    assert mean == 0.5 and ci == pytest.approx(1.96 * 0.5 / 2)
+    assert mean == 0.5 and ci == pytest.approx(1.96 * (1 / 3) ** 0.5 / 2)
+    assert mean_ci95([0.7]) == (0.7, 0.0)
     with pytest.raises(ValueError):
         mean_ci95([])
+
+
+def test_one_mean_ci95():
+    from metaaug import metrics
+    from metaaug.metrics import downstream
+
+    assert downstream.mean_ci95 is mean_ci95 and metrics.mean_ci95 is mean_ci95
 
 
 def test_short_protonet_fit_beats_pixel_nn_and_untrained(fitted_protonet, omniglot_samplers):
@@ -43,8 +57,12 @@ def test_short_protonet_fit_beats_pixel_nn_and_untrained(fitted_protonet, omnigl
 
 def test_batched_evaluate_equals_per_task_predict(fitted_protonet, omniglot_samplers):
     tasks = omniglot_samplers[1].sample_tasks(6, 5, 1, 5, random_state=2)
-    per_task = np.mean([(fitted_protonet.predict(t.support_x, t.support_y, t.query_x) == t.query_y)
-                        .float().mean().item() for t in tasks])
+    per_task = np.mean(
+        [
+            (fitted_protonet.predict(t.support_x, t.support_y, t.query_x) == t.query_y).float().mean().item()
+            for t in tasks
+        ]
+    )
     assert fitted_protonet.evaluate(tasks)[0] == pytest.approx(per_task)
 
 
@@ -52,8 +70,10 @@ def test_save_load_gives_identical_predictions(fitted_protonet, omniglot_sampler
     task = omniglot_samplers[1].sample_tasks(1, 5, 1, 15, random_state=3)[0]
     path = fitted_protonet.save(tmp_path / "proto.pt")
     loaded = ProtoNetClassifier.load(path)
-    assert torch.equal(loaded.predict(task.support_x, task.support_y, task.query_x),
-                       fitted_protonet.predict(task.support_x, task.support_y, task.query_x))
+    assert torch.equal(
+        loaded.predict(task.support_x, task.support_y, task.query_x),
+        fitted_protonet.predict(task.support_x, task.support_y, task.query_x),
+    )
     assert torch.equal(loaded.embed(task.query_x), fitted_protonet.embed(task.query_x))
     assert loaded.get_params() == fitted_protonet.get_params()
     torch.load(path, weights_only=True)  # no arbitrary pickles inside
@@ -92,21 +112,23 @@ def test_maml_learns_and_round_trips(digits, tmp_path):
     X, y = digits
     train = LabeledTaskSampler(X[y < 5], y[y < 5])
     tasks = train.sample_tasks(20, 5, 1, 5, random_state=4)
-    clf = MAMLClassifier(n_iterations=10, adaptation_steps=2, eval_adaptation_steps=10, random_state=0,
-                         verbose=False).fit(train)
+    clf = MAMLClassifier(
+        n_iterations=10, adaptation_steps=2, eval_adaptation_steps=10, random_state=0, verbose=False
+    ).fit(train)
     assert clf.loss_curve_[-5:].mean() < clf.loss_curve_[:5].mean()
     mean, _ = clf.evaluate(tasks)
     assert mean > 0.3  # chance is 0.2
     loaded = MAMLClassifier.load(clf.save(tmp_path / "maml.pt"))
     t = tasks[0]
-    assert torch.equal(loaded.predict(t.support_x, t.support_y, t.query_x),
-                       clf.predict(t.support_x, t.support_y, t.query_x))
+    assert torch.equal(
+        loaded.predict(t.support_x, t.support_y, t.query_x), clf.predict(t.support_x, t.support_y, t.query_x)
+    )
 
 
 def test_max_time_stops_training(digits):
     X, y = digits
     clf = ProtoNetClassifier(n_iterations=10**6, max_time=0.5, verbose=False).fit(X, y)
-    assert 1 <= clf.n_iterations_done_ < 10**6
+    assert 1 <= clf.n_iter_ < 10**6
 
 
 def test_scratch_and_pixel_baselines(digits):
@@ -117,7 +139,8 @@ def test_scratch_and_pixel_baselines(digits):
     assert pixel > 0.5 and scratch > 0.25
     t = tasks[0]
     again = ScratchClassifier(steps=10, random_state=0).fit().predict(t.support_x, t.support_y, t.query_x)
-    assert torch.equal(again, ScratchClassifier(steps=10, random_state=0).fit().predict(t.support_x, t.support_y, t.query_x))
+    twin = ScratchClassifier(steps=10, random_state=0).fit()
+    assert torch.equal(again, twin.predict(t.support_x, t.support_y, t.query_x))
 
 
 def test_warm_start_continues_training(digits):
@@ -127,7 +150,7 @@ def test_warm_start_continues_training(digits):
     restarted = clone(clf).fit(X, y)  # warm_start=False: a refit starts over, identically
     assert all(torch.equal(a, b) for a, b in zip(before, restarted.model_.parameters()))
     clf.set_params(warm_start=True, n_iterations=2).fit(X, y)
-    assert clf.n_iterations_done_ == 5 and len(clf.loss_curve_) == 5
+    assert clf.n_iter_ == 5 and len(clf.loss_curve_) == 5
     assert any(not torch.equal(a, b) for a, b in zip(before, clf.model_.parameters()))
     with pytest.raises(ValueError, match="warm_start"):
         clf.fit(torch.rand(100, 1, 6, 6), torch.arange(100) % 5)

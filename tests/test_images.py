@@ -1,4 +1,5 @@
 """Image validation and conversion (the API's image convention)."""
+
 import numpy as np
 import pytest
 import torch
@@ -8,13 +9,16 @@ from hypothesis import strategies as st
 from metaaug.data import as_images, as_labels, check_image_shape
 
 
-@pytest.mark.parametrize("shape,expected", [
-    ((4, 8, 8), (4, 1, 8, 8)),
-    ((4, 8, 8, 3), (4, 3, 8, 8)),
-    ((4, 3, 8, 8), (4, 3, 8, 8)),
-    ((4, 1, 8, 8), (4, 1, 8, 8)),
-    ((4, 8, 8, 1), (4, 1, 8, 8)),
-])
+@pytest.mark.parametrize(
+    "shape,expected",
+    [
+        ((4, 8, 8), (4, 1, 8, 8)),
+        ((4, 8, 8, 3), (4, 3, 8, 8)),
+        ((4, 3, 8, 8), (4, 3, 8, 8)),
+        ((4, 1, 8, 8), (4, 1, 8, 8)),
+        ((4, 8, 8, 1), (4, 1, 8, 8)),
+    ],
+)
 def test_layouts_are_converted_to_nchw(shape, expected):
     out = as_images(np.zeros(shape, dtype=np.uint8))
     assert out.shape == expected and out.dtype == torch.float32
@@ -27,17 +31,20 @@ def test_uint8_is_scaled_and_channels_last_keeps_pixels():
     assert float(out.max()) <= 1.0
 
 
-@pytest.mark.parametrize("bad,match", [
-    (np.zeros((4, 8)), "3 dims"),
-    (np.zeros((2, 3, 4, 5, 6)), "3 dims"),
-    (np.zeros((0, 8, 8)), "empty"),
-    (np.full((2, 8, 8), np.nan), "NaN"),
-    (np.full((2, 8, 8), 2.0), r"outside \[0, 1\]"),
-    (np.full((2, 8, 8), -0.5), r"outside \[0, 1\]"),
-    (np.zeros((2, 8, 8), dtype=np.int32), "dtype"),
-    (np.zeros((2, 7, 8, 9)), "channel axis"),
-    ([[0.0]], "numpy array or torch tensor"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (np.zeros((4, 8)), "3 dims"),
+        (np.zeros((2, 3, 4, 5, 6)), "3 dims"),
+        (np.zeros((0, 8, 8)), "empty"),
+        (np.full((2, 8, 8), np.nan), "NaN"),
+        (np.full((2, 8, 8), 2.0), r"outside \[0, 1\]"),
+        (np.full((2, 8, 8), -0.5), r"outside \[0, 1\]"),
+        (np.zeros((2, 8, 8), dtype=np.int32), "dtype"),
+        (np.zeros((2, 7, 8, 9)), "channel axis"),
+        ([[0.0]], "numpy array or torch tensor"),
+    ],
+)
 def test_bad_images_raise_value_error_naming_the_problem(bad, match):
     with pytest.raises(ValueError, match=match):
         as_images(bad)
@@ -76,8 +83,10 @@ def test_is_line_drawing_on_real_data(dev_split, digits):
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.lists(st.integers(0, 4), min_size=1, max_size=8),
-       st.lists(st.integers(1, 3), min_size=1, max_size=3, unique=True))
+@given(
+    st.lists(st.integers(0, 4), min_size=1, max_size=8),
+    st.lists(st.integers(1, 3), min_size=1, max_size=3, unique=True),
+)
 def test_rotated_classes_are_new_labels_of_rotated_images(labels, turns):
     from metaaug.data.rotations import add_rotated_classes
 
@@ -91,7 +100,7 @@ def test_rotated_classes_are_new_labels_of_rotated_images(labels, turns):
         assert torch.equal(torch.rot90(X_out[block], -turn, dims=(2, 3)), X)
         assert y_out[block].tolist() == [label + position * stride for label in labels]
     # a class and its rotations never share a label, and images of one class stay together
-    pairs = {(int(a), int(b)) for a, b in zip(y_out[:n], y_out[n:2 * n])}
+    pairs = {(int(a), int(b)) for a, b in zip(y_out[:n], y_out[n : 2 * n])}
     assert all(a != b for a, b in pairs) and len(torch.unique(y_out)) == len(set(labels)) * (1 + len(turns))
 
 

@@ -1,4 +1,5 @@
 """LASIUM: geometry of the sampling strategies, tasks, persistence, bad input, learnability."""
+
 from __future__ import annotations
 
 import copy
@@ -14,7 +15,7 @@ from sklearn.exceptions import NotFittedError
 from metaaug.augment import AffineRanges
 from metaaug.samplers.lasium import LASIUM
 
-FAST = dict(backend="vae", hidden=4, epochs=1, batch_size=256, device="cpu")
+FAST = dict(backend="vae", hidden=4, epochs=1, batch_size=256, verbose=False, device="cpu")
 HYP = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -109,7 +110,7 @@ def test_n_sample_variance_is_sigma2(gan_lasium, sigma2, seed):
     z = las.sample_latents(20, 5, 1, 9, random_state=seed)  # 20*5*9*16 = 14400 noise values
     noise = z[:, :, 1:] - z[:, :, :1]
     assert float(noise.var()) == pytest.approx(sigma2, rel=0.06)
-    assert abs(float(noise.mean())) < 0.05 * sigma2 ** 0.5 + 0.03
+    assert abs(float(noise.mean())) < 0.05 * sigma2**0.5 + 0.03
 
 
 @HYP
@@ -144,7 +145,7 @@ def test_vae_real_anchor_is_first_support_image(vae_lasium, X_digits, strategy):
     for task in tasks:
         support = task.support_x.view(5, 2, -1)
         first = support[:, 0]
-        assert float(torch.cdist(first, flat).min(1).values.max()) == 0.0      # real images
+        assert float(torch.cdist(first, flat).min(1).values.max()) == 0.0  # real images
         assert float(torch.cdist(support[:, 1], flat).min(1).values.min()) > 0  # decoded ones
 
 
@@ -214,8 +215,9 @@ def test_query_shift_moves_queries_only(vae_lasium):
     assert not all(torch.equal(a.query_x, b.query_x) for a, b in zip(plain, shifted))
 
 
-@pytest.mark.parametrize("augmentation", ["affine", AffineRanges(rotation=(0.0, 0.0), scale=(1.0, 1.0),
-                                                                shear=(0.0, 0.0))])
+@pytest.mark.parametrize(
+    "augmentation", ["affine", AffineRanges(rotation=(0.0, 0.0), scale=(1.0, 1.0), shear=(0.0, 0.0))]
+)
 def test_query_augmentation_changes_queries_only(vae_lasium, augmentation):
     plain = variant(vae_lasium, query_augmentation="none").sample_tasks(3, 5, 1, 4, random_state=3)
     augmented = variant(vae_lasium, query_augmentation=augmentation).sample_tasks(3, 5, 1, 4, random_state=3)
@@ -251,7 +253,7 @@ def test_class_reuse_serves_tasks_from_a_bank_and_renews_it(vae_lasium):
     finally:
         handle.remove()
     assert calls == [30 * 3, 10 * 3]
-    bank_images = las._class_bank[1]
+    bank_images = las._class_bank.images
     assert bank_images.shape == (30, 4, 1, 8, 8)
     for task in tasks:
         assert task.support_x.shape == (5, 1, 8, 8) and task.query_x.shape == (15, 1, 8, 8)
@@ -259,11 +261,11 @@ def test_class_reuse_serves_tasks_from_a_bank_and_renews_it(vae_lasium):
         assert len({tuple(x.flatten().tolist()) for x in task.support_x}) == 5
     # a changed layout or sampling parameter rebuilds the bank
     las.sample_tasks(2, 5, 1, 5, random_state=1)
-    assert las._class_bank[1].shape == (30, 6, 1, 8, 8)
+    assert las._class_bank.images.shape == (30, 6, 1, 8, 8)
     las.set_params(sigma2=0.1)
-    key = las._class_bank[0]
+    key = las._class_bank.key
     las.sample_tasks(2, 5, 1, 5, random_state=1)
-    assert las._class_bank[0] != key
+    assert las._class_bank.key != key
 
 
 def test_class_reuse_keeps_epsilon_and_bank_size_limits(gan_lasium):
@@ -271,7 +273,7 @@ def test_class_reuse_keeps_epsilon_and_bank_size_limits(gan_lasium):
     las = variant(gan_lasium, class_reuse=1e12, bank_size=40, epsilon=5.0, query_augmentation="none")
     las._class_bank = None
     tasks = las.sample_tasks(20, 4, 1, 2, random_state=0)
-    _, bank_images, bank_anchors = las._class_bank
+    bank_images, bank_anchors = las._class_bank.images, las._class_bank.anchors
     first_images = bank_images[:, 0].flatten(1)
     for task in tasks:
         slots = torch.cdist(task.support_x.flatten(1), first_images).argmin(1)
@@ -297,17 +299,22 @@ def test_class_reuse_bank_is_not_saved_and_refit_discards_it(tmp_path, X_digits)
 def test_autoencoder_backend_by_name_trains_a_metaaug_autoencoder(tmp_path, X_digits):
     from metaaug import AE, AugIntAE
 
-    las = LASIUM(backend="ae", epochs=1, hidden=8, latent_dim=6, random_state=0, device="cpu").fit(X_digits[:200])
-    assert isinstance(las.backend_, AE) and las.backend_.width == 8 and las.backend_.latent_dim == 6
+    las = LASIUM(backend="ae", epochs=1, hidden=8, latent_dim=6, verbose=False, random_state=0, device="cpu").fit(
+        X_digits[:200]
+    )
+    assert isinstance(las.backend_, AE) and las.backend_.hidden == 8
+    assert las.backend_.latent_dim == 6 and not las.backend_.verbose
     assert las.backend_kind_ == "custom" and las._sigma2() == 0.001  # unit-sphere latents: smaller noise
     assert las.sample_latents(2, 5, 1, 3, random_state=0).shape == (2, 5, 4, 6)
-    twin = LASIUM(backend="ae", epochs=1, hidden=8, latent_dim=6, random_state=0, device="cpu").fit(X_digits[:200])
+    twin = LASIUM(backend="ae", epochs=1, hidden=8, latent_dim=6, verbose=False, random_state=0, device="cpu").fit(
+        X_digits[:200]
+    )
     a, b = las.sample_tasks(2, random_state=4), twin.sample_tasks(2, random_state=4)
     assert torch.equal(a[1].query_x, b[1].query_x)
     loaded = LASIUM.load(las.save(tmp_path / "ae.pt"))
     assert torch.equal(loaded.sample_tasks(2, random_state=4)[1].query_x, a[1].query_x)
-    assert isinstance(LASIUM(backend="augintae", epochs=1, hidden=4, device="cpu").fit(X_digits[:64]).backend_,
-                      AugIntAE)
+    augintae = LASIUM(backend="augintae", epochs=1, hidden=4, verbose=False, device="cpu").fit(X_digits[:64])
+    assert isinstance(augintae.backend_, AugIntAE)
 
 
 def test_sigma2_default_depends_on_the_latent_geometry(vae_lasium, gan_lasium, codec_lasium):
@@ -322,8 +329,7 @@ def test_save_load_gives_identical_tasks(tmp_path, vae_lasium, gan_lasium):
         loaded = LASIUM.load(path)
         a = las.sample_tasks(3, 5, 1, 3, random_state=11)
         b = loaded.sample_tasks(3, 5, 1, 3, random_state=11)
-        assert all(torch.equal(x.support_x, y.support_x) and torch.equal(x.query_x, y.query_x)
-                   for x, y in zip(a, b))
+        assert all(torch.equal(x.support_x, y.support_x) and torch.equal(x.query_x, y.query_x) for x, y in zip(a, b))
 
 
 def test_same_random_state_same_fit(X_digits):
@@ -354,23 +360,34 @@ def test_not_fitted():
         LASIUM().sample_tasks(1)
 
 
-@pytest.mark.parametrize("params, match", [
-    (dict(backend="diffusion"), "backend must be one of"),
-    (dict(backend=object()), "has no encode"),
-    (dict(strategy="XX"), "strategy must be one of"),
-    (dict(sigma2=0.0), "sigma2"),
-    (dict(sigma2=-1.0), "sigma2"),
-    (dict(alpha=0.0), "alpha"),
-    (dict(alpha=1.0), "alpha"),
-    (dict(alpha=1.5), "alpha"),
-    (dict(epsilon=-1.0), "epsilon"),
-    (dict(query_shift=-2), "query_shift"),
-    (dict(query_augmentation="crop"), "query_augmentation"),
-    (dict(class_reuse=0.5), "class_reuse"),
-    (dict(class_reuse=float("inf")), "class_reuse"),
-    (dict(bank_size=0), "bank_size"),
-    (dict(binarize="yes"), "binarize"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(backend="diffusion"), "backend must be one of"),
+        (dict(backend=object()), r"encode\(\) and decode\(\)"),
+        (dict(batch_size=1), "batch_size"),
+        (dict(epochs=0), "epochs"),
+        (dict(max_time=0.0), "max_time"),
+        (dict(lr=0.0), "lr"),
+        (dict(beta=-1.0), "beta"),
+        (dict(mode_seeking=-0.5), "mode_seeking"),
+        (dict(max_redraws=0), "max_redraws"),
+        (dict(verbose="yes"), "verbose"),
+        (dict(strategy="XX"), "strategy must be one of"),
+        (dict(sigma2=0.0), "sigma2"),
+        (dict(sigma2=-1.0), "sigma2"),
+        (dict(alpha=0.0), "alpha"),
+        (dict(alpha=1.0), "alpha"),
+        (dict(alpha=1.5), "alpha"),
+        (dict(epsilon=-1.0), "epsilon"),
+        (dict(query_shift=-2), "query_shift"),
+        (dict(query_augmentation="crop"), "query_augmentation"),
+        (dict(class_reuse=0.5), "class_reuse"),
+        (dict(class_reuse=float("inf")), "class_reuse"),
+        (dict(bank_size=0), "bank_size"),
+        (dict(binarize="yes"), "binarize"),
+    ],
+)
 def test_bad_parameters(X_digits, params, match):
     with pytest.raises(ValueError, match=match):
         LASIUM(**params, **{k: v for k, v in FAST.items() if k not in params}).fit(X_digits[:20])
@@ -412,10 +429,13 @@ def test_protonet_learns_from_lasium_tasks(digits):
     from metaaug.fewshot import ProtoNetClassifier
 
     X, _ = digits
-    las = LASIUM(hidden=8, latent_dim=8, epochs=25, batch_size=64, random_state=0, device="cpu").fit(X[::2])
+    las = LASIUM(hidden=8, latent_dim=8, epochs=25, batch_size=64, random_state=0, verbose=False, device="cpu").fit(
+        X[::2]
+    )
     held_out = las.sample_tasks(100, 5, 1, 5, random_state=123)
-    clf = ProtoNetClassifier(n_ways=5, k_shot=1, k_query=5, n_iterations=60, hidden=16, verbose=False,
-                             random_state=0, device="cpu").fit(las)
+    clf = ProtoNetClassifier(
+        n_ways=5, k_shot=1, k_query=5, n_iterations=60, hidden=16, verbose=False, random_state=0, device="cpu"
+    ).fit(las)
     untrained = ProtoNetClassifier(hidden=16, verbose=False, device="cpu")
     untrained.image_shape_ = (1, 8, 8)
     with torch_seeded(check_rng(0)):
@@ -451,15 +471,89 @@ def test_binarize_auto_thresholds_autoencoder_decodings_of_line_drawings(X_digit
     drawings = (X_digits[:120] > 0.5).float()  # nearly binary one-channel images
     assert is_line_drawing(drawings) and not is_line_drawing(X_digits)
     assert not is_line_drawing(drawings.expand(-1, 3, -1, -1))
-    las = LASIUM(backend="ae", epochs=1, hidden=4, latent_dim=4, random_state=0, device="cpu").fit(drawings)
+    las = LASIUM(backend="ae", epochs=1, hidden=4, latent_dim=4, random_state=0, verbose=False, device="cpu").fit(
+        drawings
+    )
     assert las.line_drawings_ and las._binarizes()
     queries = las.sample_tasks(2, 3, 1, 3, random_state=0)[0].query_x
     assert set(torch.unique(queries).tolist()) <= {0.0, 1.0}
     assert not variant(las, binarize=False)._binarizes()
-    soft = LASIUM(backend="ae", epochs=1, hidden=4, latent_dim=4, random_state=0, device="cpu").fit(X_digits[:120])
+    soft = LASIUM(backend="ae", epochs=1, hidden=4, latent_dim=4, random_state=0, verbose=False, device="cpu").fit(
+        X_digits[:120]
+    )
     assert not soft._binarizes()
     vae = LASIUM(latent_dim=4, random_state=0, **FAST).fit(drawings)
     assert vae.line_drawings_ and not vae._binarizes()  # "auto" leaves the VAE's faint strokes alone
     assert variant(vae, binarize=True)._binarizes()
     del las.line_drawings_  # a model saved before the attribute existed
     assert las._binarizes()
+
+
+# ------------------------------------------------------- fitted attributes
+def test_training_attributes_follow_the_conventions(vae_lasium, gan_lasium, codec_lasium):
+    assert LASIUM().verbose is True
+    for las, terms in (
+        (vae_lasium, {"reconstruction", "kl"}),
+        (gan_lasium, {"adversarial", "mode_seeking", "discriminator"}),
+    ):
+        assert las.n_iter_ == 2  # one epoch of 400 images in batches of 256
+        assert las.loss_curve_.dtype == np.float32 and las.loss_curve_.shape == (las.n_iter_,)
+        assert set(las.loss_terms_) == terms
+        assert all(v.dtype == np.float32 and v.shape == (las.n_iter_,) for v in las.loss_terms_.values())
+        assert las.fit_time_ > 0
+    vae_total = vae_lasium.loss_terms_["reconstruction"] + vae_lasium.loss_terms_["kl"]
+    np.testing.assert_allclose(vae_total, vae_lasium.loss_curve_, rtol=1e-5)
+    gan_total = gan_lasium.loss_terms_["adversarial"] + gan_lasium.loss_terms_["mode_seeking"]
+    np.testing.assert_allclose(gan_total, gan_lasium.loss_curve_, rtol=1e-5)
+    assert codec_lasium.n_iter_ == 0 and codec_lasium.loss_curve_.shape == (0,) and codec_lasium.loss_terms_ == {}
+
+
+def test_model_files_with_epochs_done_still_load(tmp_path, vae_lasium):
+    path = vae_lasium.save(tmp_path / "new.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["fitted"]["epochs_done_"] = payload["fitted"].pop("n_iter_")
+    old = tmp_path / "old.pt"
+    torch.save(payload, old)
+    loaded = LASIUM.load(old)
+    assert loaded.n_iter_ == vae_lasium.n_iter_ and not hasattr(loaded, "epochs_done_")
+
+
+# ------------------------------------------------------- sibling modules
+def test_class_bank_fills_serves_distinct_classes_and_renews_by_stochastic_rounding():
+    from metaaug.samplers.class_bank import ClassBank
+
+    def generate(n_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+        anchors = torch.randn(n_groups, 3, 2)
+        return anchors[..., :1, None, None, None].expand(-1, -1, 2, 1, 1, 1).clone(), anchors
+
+    torch.manual_seed(0)
+    bank = ClassBank.filled("key", 10, 3, generate)
+    assert bank.size == 10 and bank.images.shape == (10, 2, 1, 1, 1) and bank.anchors.shape == (10, 2)
+    anchors, index = bank.candidates(50, 3)
+    assert all(len(set(row.tolist())) == 3 for row in index)
+    torch.testing.assert_close(anchors, bank.anchors[index])
+    renewed = []
+    for _ in range(200):
+        before = bank.anchors.clone()
+        bank.renew(2.5, 3, generate)
+        renewed.append(int((bank.anchors != before).any(1).sum()))
+    assert set(renewed) <= {2, 3} and abs(np.mean(renewed) - 2.5) < 0.15
+    served = bank.serve(4, 3, 1e12, generate, epsilon=0.0, max_redraws=1)
+    assert served.shape == (4, 3, 2, 1, 1, 1)
+
+
+def test_separated_redraws_only_failing_tasks_and_reports_the_best_distance():
+    from metaaug.samplers._common import separated
+
+    calls = []
+
+    def candidates(n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        calls.append(n)
+        return torch.randn(n, 3, 4), None
+
+    torch.manual_seed(0)
+    anchors, index = separated(candidates, 40, 3, epsilon=1.5, max_redraws=50)
+    assert index is None and anchors.shape == (40, 3, 4)
+    assert float(torch.pdist(anchors[0]).min()) >= 1.5 and calls[0] == 40 and all(n < 40 for n in calls[1:])
+    with pytest.raises(ValueError, match="epsilon=100.0 is too large.*after 2 redraws"):
+        separated(candidates, 5, 3, epsilon=100.0, max_redraws=2)

@@ -1,4 +1,5 @@
 """LoFGAN: networks, local fusion module invariants, estimator behaviour."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,12 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from metaaug._random import draw_seed
+from metaaug.base import _encode
+from metaaug.clustering import default_n_clusters, embed, kmeans_labels, pseudo_labels
 from metaaug.data import AugmentedDataset
 from metaaug.generators.lofgan import LoFGAN, from_tanh_range, to_tanh_range
+from metaaug.generators.lofgan_training import LOSS_TERMS, ClassTaskSampler
 from metaaug.nets.lofgan import (
     FusionPlan,
     LoFGANDecoder,
@@ -26,7 +31,7 @@ from metaaug.nets.lofgan import (
     match_positions,
 )
 
-FAST = dict(epochs=0.02, meta_batch_size=4, device="cpu")
+FAST = dict(epochs=0.02, meta_batch_size=4, device="cpu", verbose=False)
 
 
 # ------------------------------------------------------------------ networks
@@ -153,8 +158,9 @@ def test_fused_values_are_convex_combinations(case):
         base_i = int(plan.base_index[b])
         refs = [j for j in range(k) if j != base_i]
         for s, pos in enumerate(plan.base_positions[b].tolist()):
-            sources = [flat[b, base_i, :, pos]] + [flat[b, j, :, int(ref_positions[b, r, s])]
-                                                   for r, j in enumerate(refs)]
+            sources = [flat[b, base_i, :, pos]] + [
+                flat[b, j, :, int(ref_positions[b, r, s])] for r, j in enumerate(refs)
+            ]
             sources = torch.stack(sources)
             value = fused[b].reshape(c, -1)[:, pos]
             assert bool((value >= sources.min(0).values - 1e-6).all())
@@ -162,8 +168,15 @@ def test_fused_values_are_convex_combinations(case):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(1, 3), st.integers(2, 4), st.integers(4, 40), st.integers(4, 40), st.integers(1, 4),
-       st.floats(0.05, 1.0), st.integers(0, 2**31 - 1))
+@given(
+    st.integers(1, 3),
+    st.integers(2, 4),
+    st.integers(4, 40),
+    st.integers(4, 40),
+    st.integers(1, 4),
+    st.floats(0.05, 1.0),
+    st.integers(0, 2**31 - 1),
+)
 def test_image_target_replays_the_feature_positions_at_any_size(n_tasks, k, height, width, depth, eta, seed):
     gen = torch.Generator().manual_seed(seed)
     images = torch.rand(n_tasks, k, 2, height, width, generator=gen)
@@ -194,6 +207,18 @@ def test_fusion_plan_needs_two_seeds_and_valid_eta():
             draw_fusion_plan(2, 3, 16, eta)
 
 
+def test_class_task_sampler_draws_distinct_images_of_one_class():
+    labels = torch.tensor([0, 1, 2, 1, 0, 2, 2, 1, 0, 2])
+    X = labels.float().view(-1, 1, 1, 1) + torch.arange(10).float().view(-1, 1, 1, 1) / 100
+    torch.manual_seed(0)
+    images, classes = ClassTaskSampler(X, labels, k_shot=3).sample(50)
+    assert images.shape == (50, 3, 1, 1, 1) and classes.shape == (50,)
+    values = images.flatten(1)
+    assert torch.equal(values.floor().long(), classes.unsqueeze(1).expand(-1, 3))  # one class per task
+    assert all(len(set(row.tolist())) == 3 for row in values)  # distinct images
+    assert set(classes.tolist()) == {0, 1, 2}
+
+
 def test_range_mapping_round_trips():
     x = torch.rand(4, 1, 5, 5)
     assert torch.allclose(from_tanh_range(to_tanh_range(x)), x)
@@ -216,8 +241,11 @@ def fitted(omniglot_small):
 
 def test_fit_and_generate_on_omniglot(fitted, omniglot_small):
     _, _, X_test, _ = omniglot_small
-    assert fitted.n_iter_ == len(fitted.history_["loss_g"]) >= 2
-    assert all(np.isfinite(v).all() for v in fitted.history_.values())
+    assert fitted.n_iter_ == len(fitted.loss_curve_) >= 2
+    assert fitted.loss_curve_.dtype == np.float32 and np.array_equal(fitted.loss_curve_, fitted.loss_terms_["loss_g"])
+    assert set(fitted.loss_terms_) == set(LOSS_TERMS)
+    assert all(v.dtype == np.float32 and v.shape == (fitted.n_iter_,) for v in fitted.loss_terms_.values())
+    assert all(np.isfinite(v).all() for v in fitted.loss_terms_.values())
     assert len(fitted.classes_) == 30
     out = fitted.generate(X_test[:3], 7, random_state=1)
     assert out.shape == (7, 1, 28, 28) and out.dtype == torch.float32
@@ -242,9 +270,9 @@ def test_generate_is_deterministic_and_varies_with_the_seed(fitted, omniglot_sma
 
 def test_fit_is_deterministic(omniglot_small):
     X, y, X_test, _ = omniglot_small
-    a = LoFGAN(random_state=5, epochs=0.01, meta_batch_size=2, device="cpu").fit(X, y)
-    b = LoFGAN(random_state=5, epochs=0.01, meta_batch_size=2, device="cpu").fit(X, y)
-    assert a.history_ == b.history_
+    a = LoFGAN(random_state=5, epochs=0.01, meta_batch_size=2, device="cpu", verbose=False).fit(X, y)
+    b = LoFGAN(random_state=5, epochs=0.01, meta_batch_size=2, device="cpu", verbose=False).fit(X, y)
+    assert all(np.array_equal(a.loss_terms_[k], b.loss_terms_[k]) for k in LOSS_TERMS)
     assert torch.equal(a.generate(X_test[:3], 4, random_state=0), b.generate(X_test[:3], 4, random_state=0))
 
 
@@ -257,6 +285,19 @@ def test_save_load_round_trip(fitted, omniglot_small, tmp_path):
     assert np.array_equal(loaded.classes_, fitted.classes_)
 
 
+def test_model_files_saved_before_the_renames_load(fitted, omniglot_small, tmp_path):
+    payload = fitted._to_payload()
+    old = payload["fitted"]
+    del old["loss_curve_"], old["loss_terms_"]
+    old["history_"] = _encode({k: v.tolist() for k, v in fitted.loss_terms_.items()}, "history_")
+    torch.save(payload, tmp_path / "old.pt")
+    loaded = LoFGAN.load(tmp_path / "old.pt")
+    assert loaded.loss_curve_.dtype == np.float32 and np.array_equal(loaded.loss_curve_, fitted.loss_curve_)
+    assert all(np.array_equal(loaded.loss_terms_[k], v) for k, v in fitted.loss_terms_.items())
+    seeds = omniglot_small[2][:3]
+    assert torch.equal(loaded.generate(seeds, 3, random_state=2), fitted.generate(seeds, 3, random_state=2))
+
+
 @pytest.mark.filterwarnings("ignore:.*fewer than k_shot:UserWarning")  # small clusters are skipped on purpose
 def test_unlabeled_fit_uses_pseudo_labels(omniglot_small):
     X = omniglot_small[0][:300]
@@ -267,18 +308,46 @@ def test_unlabeled_fit_uses_pseudo_labels(omniglot_small):
     assert model.generate(X[:3], 2).shape == (2, 1, 28, 28)
 
 
+def test_pseudo_labels_are_one_embedding_then_one_k_means(digits):
+    X = digits[0][:200]
+    rng = np.random.default_rng(3)
+    features = embed(X, "pca", random_state=draw_seed(rng))
+    expected = kmeans_labels(features, 10, random_state=draw_seed(rng))
+    assert np.array_equal(pseudo_labels(X, 10, random_state=np.random.default_rng(3)).numpy(), expected)
+    assert np.array_equal(pseudo_labels(X, 10, random_state=3).numpy(), expected)  # an int seeds the same stream
+    assert len(torch.unique(pseudo_labels(X, random_state=0))) == default_n_clusters(200) == 10
+    assert default_n_clusters(30) == 2
+    with pytest.raises(ValueError, match="n_clusters must be in"):
+        pseudo_labels(X[:5], 6)
+
+
 def test_unlabeled_fit_with_a_callable_embedding(digits):
     X, _ = digits
-    model = LoFGAN(random_state=0, n_clusters=10, embedding=lambda x: x.flatten(1)[:, ::4],
-                   gen_channels=(8, 8), disc_channels=8, disc_blocks=1, **FAST).fit(X[:200])
+    model = LoFGAN(
+        random_state=0,
+        n_clusters=10,
+        embedding=lambda x: x.flatten(1)[:, ::4],
+        gen_channels=(8, 8),
+        disc_channels=8,
+        disc_blocks=1,
+        **FAST,
+    ).fit(X[:200])
     assert model.generate(X[:3], 2).shape == (2, 1, 8, 8)
 
 
 def test_single_task_batches_work(digits):
     X, y = digits
-    model = LoFGAN(random_state=0, meta_batch_size=1, epochs=0.005, device="cpu", gen_channels=(8, 8),
-                   disc_channels=8, disc_blocks=1).fit(X[:400], y[:400])
-    assert model.n_iter_ >= 2 and np.isfinite(model.history_["loss_g"]).all()
+    model = LoFGAN(
+        random_state=0,
+        meta_batch_size=1,
+        epochs=0.005,
+        device="cpu",
+        gen_channels=(8, 8),
+        disc_channels=8,
+        disc_blocks=1,
+        verbose=False,
+    ).fit(X[:400], y[:400])
+    assert model.n_iter_ >= 2 and np.isfinite(model.loss_curve_).all()
 
 
 def test_works_as_an_augmented_dataset_augmenter(fitted, omniglot_small):
@@ -317,15 +386,35 @@ def test_generate_rejects_bad_seeds(fitted):
         fitted.generate(torch.rand(3, 1, 28, 28) * 3, 2)
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"eta": 0.0}, "eta"), ({"eta": 1.01}, "eta"), ({"k_shot": 1}, "k_shot"),
-    ({"meta_batch_size": 0}, "meta_batch_size"), ({"epochs": 0}, "epochs"), ({"preset": "huge"}, "preset"),
-    ({"lambda_gp": -1}, "lambda_gp"), ({"n_clusters": "many"}, "n_clusters"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"eta": 0.0}, "eta"),
+        ({"eta": 1.01}, "eta"),
+        ({"k_shot": 1}, "k_shot"),
+        ({"meta_batch_size": 0}, "meta_batch_size"),
+        ({"epochs": 0}, "epochs"),
+        ({"preset": "huge"}, "preset"),
+        ({"lambda_gp": -1}, "lambda_gp"),
+        ({"n_clusters": "many"}, "n_clusters"),
+        ({"gen_channels": ()}, "gen_channels"),
+        ({"gen_channels": (8, 0)}, "gen_channels"),
+        ({"disc_blocks": -1}, "disc_blocks"),
+        ({"embedding": "tsne"}, "embedding"),
+        ({"verbose": "yes"}, "verbose"),
+        ({"lr": 0}, "lr"),
+        ({"weight_decay": -1e-4}, "weight_decay"),
+    ],
+)
 def test_fit_rejects_bad_params(digits, params, match):
     X, y = digits
     with pytest.raises(ValueError, match=match):
         LoFGAN(**{**FAST, **params}).fit(X[:100], None if "n_clusters" in params else y[:100])
+
+
+def test_every_parameter_has_a_constraint():
+    assert set(LoFGAN._parameter_constraints) == set(LoFGAN().get_params())
+    assert LoFGAN().verbose is True
 
 
 def test_small_classes_are_skipped_with_a_warning_or_refused(digits):

@@ -1,4 +1,5 @@
-"""Meta-FAVAE: Reptile step, feedback interpolations, mode seeking, generate, persistence, bad input."""
+"""Meta-FAVAE: Reptile step, feedback interpolations, mode seeking, adaptation cache, generate, persistence."""
+
 from __future__ import annotations
 
 import copy
@@ -12,18 +13,27 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from torch import nn
 
+from metaaug._threads import torch_threads
+from metaaug.base import _encode
 from metaaug.data import AugmentedDataset
-from metaaug.generators.metafavae import (
-    MetaFAVAE,
-    feedback_interpolations,
-    mode_seeking_loss,
-    parameter_count,
-    reptile_update,
-)
+from metaaug.generators.adaptation_cache import AdaptationCache, seeds_key
+from metaaug.generators.metafavae import MetaFAVAE
+from metaaug.generators.metafavae_training import feedback_interpolations, reptile_update, vae_loss
+from metaaug.losses import mode_seeking_term
 from metaaug.nets.favae import FAVAE, FAVAEConfig, favae_downsamplings, favae_preset
 
-TINY = dict(n_iterations=3, max_time=None, inner_iterations=2, n_vae_steps=1, n_g_steps=1,
-            latent_dim=8, noise_dim=8, hidden_channels=8, verbose=False, device="cpu")
+TINY = dict(
+    n_iterations=3,
+    max_time=None,
+    inner_iterations=2,
+    n_vae_steps=1,
+    n_g_steps=1,
+    latent_dim=8,
+    noise_dim=8,
+    hidden=8,
+    verbose=False,
+    device="cpu",
+)
 
 
 def tiny(**kwargs) -> MetaFAVAE:
@@ -53,7 +63,7 @@ def test_network_shapes_and_sizes():
         assert y.shape == x.shape and float(y.detach().min()) >= 0 and float(y.detach().max()) <= 1
         assert nets.discriminator(x).shape == (3,)
     rgb64 = FAVAE(FAVAEConfig(3, 64, 64, **favae_preset(64)))
-    assert parameter_count(rgb64) < 10_000_000
+    assert sum(p.numel() for p in rgb64.parameters()) < 10_000_000
 
 
 def test_image_size_without_downsampling_is_rejected():
@@ -89,7 +99,7 @@ def test_reptile_adam_step_moves_toward_adapted():
     before = state(glob)
     lr = 1e-3
     reptile_update(glob, adapted, torch.optim.Adam(glob.parameters(), lr=lr, betas=(0.5, 0.999)))
-    for (key, new), old, goal in zip(glob.state_dict().items(), before.values(), state(adapted).values()):
+    for new, old, goal in zip(glob.state_dict().values(), before.values(), state(adapted).values()):
         # Adam's first step is lr * sign(gradient) (up to eps): toward the adapted weights
         torch.testing.assert_close(new - old, lr * torch.sign(goal - old), atol=1e-6, rtol=1e-3)
 
@@ -125,9 +135,15 @@ def test_mode_seeking_positive_and_decreasing_as_outputs_diverge():
     y1 = torch.rand(4, 1, 8, 8)
     direction = torch.randn_like(y1)
     z1, z2 = torch.randn(4, 8), torch.randn(4, 8)
-    losses = [float(mode_seeking_loss(y1, y1 + t * direction, z1, z2)) for t in (0.01, 0.1, 0.5, 1.0, 3.0)]
+    losses = [
+        float(mode_seeking_term(y1, y1 + t * direction, z1, z2, ratio="batch")) for t in (0.01, 0.1, 0.5, 1.0, 3.0)
+    ]
     assert all(loss > 0 for loss in losses)
     assert all(a > b for a, b in zip(losses, losses[1:]))
+    # Meta-FAVAE's term is the ratio of the batch-mean L1 distances (the FAML code)
+    y2 = y1 + direction
+    expected = 1.0 / ((y1 - y2).abs().mean() / (z1 - z2).abs().mean().clamp_min(1e-12) + 1e-5)
+    assert torch.equal(mode_seeking_term(y1, y2, z1, z2, ratio="batch"), expected)
 
 
 # ----------------------------------------------------------------------------- estimator
@@ -161,15 +177,13 @@ def test_adaptation_changes_the_copy_and_fits_the_seeds(digits):
 def test_kl_reduction_mean_divides_the_kl_by_latent_size_times_batch():
     torch.manual_seed(0)
     x = torch.rand(4, 1, 8, 8)
-    nets = FAVAE(FAVAEConfig(1, 8, 8, latent_dim=8, noise_dim=8, hidden_channels=8))
+    nets = FAVAE(FAVAEConfig(1, 8, 8, latent_dim=8, noise_dim=8, hidden=8))
     losses = {}
     for reduction in ("sum", "mean"):
-        model = tiny(kl_reduction=reduction, beta=1.0)
         torch.manual_seed(1)
-        losses[reduction] = float(model._vae_loss(nets, x).detach())
-    model = tiny(beta=0.0)
+        losses[reduction] = float(vae_loss(nets, x, 1.0, reduction).detach())
     torch.manual_seed(1)
-    reconstruction = float(model._vae_loss(nets, x).detach())
+    reconstruction = float(vae_loss(nets, x, 0.0, "mean").detach())
     kl_sum, kl_mean = losses["sum"] - reconstruction, losses["mean"] - reconstruction
     assert kl_sum > 0
     assert kl_mean == pytest.approx(kl_sum / 8, rel=1e-4)
@@ -228,7 +242,11 @@ def test_fit_is_deterministic(digits):
     two = tiny(random_state=5).fit(X[:200], y[:200])
     for (k, v), w in zip(one.nets_.state_dict().items(), two.nets_.state_dict().values()):
         assert torch.equal(v, w), k
-    assert one.n_iterations_ == 3 and set(one.loss_history_) == {"vae", "d", "g", "ms"}
+    assert one.n_iter_ == 3 and set(one.loss_terms_) == {"vae", "d", "g", "ms"}
+    assert one.loss_curve_.dtype == np.float32 and one.loss_curve_.shape == (3,)
+    assert np.array_equal(one.loss_curve_, one.loss_terms_["g"])
+    assert all(v.dtype == np.float32 and v.shape == (3,) for v in one.loss_terms_.values())
+    assert np.array_equal(one.loss_curve_, two.loss_curve_)
 
 
 def test_save_load_round_trip(fitted, digits, tmp_path):
@@ -238,6 +256,81 @@ def test_save_load_round_trip(fitted, digits, tmp_path):
     assert loaded.get_params() == fitted.get_params()
     seeds = X[1750:1754]
     assert torch.equal(loaded.generate(seeds, 6, random_state=2), fitted.generate(seeds, 6, random_state=2))
+
+
+def test_model_files_saved_before_the_renames_load(fitted, digits, tmp_path):
+    X, _ = digits
+    payload = fitted._to_payload()
+    payload["params"]["hidden_channels"] = payload["params"].pop("hidden")
+    old = payload["fitted"]
+    old["n_iterations_"] = old.pop("n_iter_")
+    del old["loss_curve_"], old["loss_terms_"]
+    old["loss_history_"] = _encode({k: v.tolist() for k, v in fitted.loss_terms_.items()}, "loss_history_")
+    torch.save(payload, tmp_path / "old.pt")
+    loaded = MetaFAVAE.load(tmp_path / "old.pt")
+    assert loaded.hidden == fitted.hidden and loaded.n_iter_ == fitted.n_iter_
+    assert loaded.loss_curve_.dtype == np.float32 and np.array_equal(loaded.loss_curve_, fitted.loss_curve_)
+    assert all(np.array_equal(loaded.loss_terms_[k], v) for k, v in fitted.loss_terms_.items())
+    seeds = X[1750:1754]
+    assert torch.equal(loaded.generate(seeds, 3, random_state=2), fitted.generate(seeds, 3, random_state=2))
+
+
+# ----------------------------------------------------------------------------- helpers
+def test_adaptation_cache_drops_the_least_recently_used():
+    cache = AdaptationCache[nn.Module]()
+    modules = {key: nn.Linear(1, 1) for key in "abc"}
+    cache.put("a", modules["a"], max_size=2)
+    cache.put("b", modules["b"], max_size=2)
+    assert cache.get("a") is modules["a"]  # now "b" is the least recently used
+    cache.put("c", modules["c"], max_size=2)
+    assert len(cache) == 2 and "b" not in cache and cache.get("c") is modules["c"]
+    assert cache.get("b") is None
+    cache.put("b", modules["b"], max_size=0)
+    assert "b" not in cache
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_seeds_key_depends_on_values_and_shape():
+    seeds = torch.rand(4, 1, 6, 6)
+    assert seeds_key(seeds) == seeds_key(seeds.clone())
+    assert seeds_key(seeds) != seeds_key(seeds.flip(0))
+    assert seeds_key(seeds) != seeds_key(seeds.reshape(2, 2, 6, 6))
+
+
+def test_torch_threads_sets_and_restores():
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with torch_threads(None):
+        assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"hidden": 0}, "hidden"),
+        ({"n_d_steps": -1}, "n_d_steps"),
+        ({"cache_size": 1.5}, "cache_size"),
+        ({"n_threads": 0}, "n_threads"),
+        ({"inner_lr_vae": 0.0}, "inner_lr_vae"),
+        ({"beta": float("nan")}, "beta"),
+        ({"condition": "posterior"}, "condition"),
+        ({"n_clusters": 1}, "n_clusters"),
+        ({"feedback": 1}, "feedback"),
+        ({"feedback_alpha": (0.5,)}, "feedback_alpha"),
+        ({"max_time": 0}, "max_time"),
+    ],
+)
+def test_fit_rejects_bad_params(digits, params, match):
+    X, y = digits
+    with pytest.raises(ValueError, match=match):
+        tiny(**params).fit(X[:100], y[:100])
+
+
+def test_every_parameter_has_a_constraint():
+    assert set(MetaFAVAE._parameter_constraints) == set(MetaFAVAE().get_params())
 
 
 def test_unlabeled_fit_relativistic_and_meta_avae(digits):
@@ -296,8 +389,9 @@ def test_bad_input(fitted, digits):
 def test_omniglot_28x28_path(dev_split):
     (X_train, y_train), (X_test, y_test) = dev_split
     keep = y_train < 10
-    model = tiny(n_iterations=2, inner_iterations=1, latent_dim=None, noise_dim=None,
-                 hidden_channels=None).fit(X_train[keep], y_train[keep])
+    model = tiny(n_iterations=2, inner_iterations=1, latent_dim=None, noise_dim=None, hidden=None).fit(
+        X_train[keep], y_train[keep]
+    )
     assert model.nets_.config.feature_shape == (64, 7, 7)
     out = model.generate(X_test[y_test == 0][:4], 5, random_state=0)
     assert out.shape == (5, 1, 28, 28)

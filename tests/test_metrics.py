@@ -1,4 +1,5 @@
 """Offline generation metrics: feature extractor, FID/KID, diversity, faithfulness."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,6 @@ from metaaug.metrics import (
     class_faithfulness,
     compute_features,
     diversity,
-    domain_feature_extractor,
     domain_misclassification,
     feature_diversity,
     fid,
@@ -31,7 +31,6 @@ from metaaug.metrics import (
 )
 
 
-
 def flatten(images: torch.Tensor) -> torch.Tensor:
     return images.flatten(1)
 
@@ -40,7 +39,9 @@ def flatten(images: torch.Tensor) -> torch.Tensor:
 def omniglot_extractor(dev_split):
     """A small domain extractor trained on the dev split's training alphabets (a few seconds)."""
     (X_train, y_train), _ = dev_split
-    return DomainFeatureExtractor(hidden=16, epochs=2, batch_size=32, lr=3e-3, random_state=0).fit(X_train, y_train)
+    return DomainFeatureExtractor(hidden=16, epochs=2, batch_size=32, lr=3e-3, random_state=0, verbose=False).fit(
+        X_train, y_train
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +105,8 @@ def test_prototype_faithfulness_bad_input(digits):
 # ------------------------------------------------------------ feature extractor
 def test_extractor_is_deterministic_and_round_trips(digits, tmp_path):
     X, y = digits
-    first = DomainFeatureExtractor(hidden=8, epochs=1, random_state=3).fit(X[:400], y[:400])
-    second = DomainFeatureExtractor(hidden=8, epochs=1, random_state=3).fit(X[:400], y[:400])
+    first = DomainFeatureExtractor(hidden=8, epochs=1, random_state=3, verbose=False).fit(X[:400], y[:400])
+    second = DomainFeatureExtractor(hidden=8, epochs=1, random_state=3, verbose=False).fit(X[:400], y[:400])
     features = first.embed(X[:50])
     assert features.shape == (50, first.n_features_)
     assert torch.equal(features, second.embed(X[:50]))
@@ -115,16 +116,35 @@ def test_extractor_is_deterministic_and_round_trips(digits, tmp_path):
     assert torch.allclose(compute_features(loaded, X[:50], batch_size=7), features, atol=1e-5)
 
 
-def test_cached_extractor_is_reused_and_checked(digits, tmp_path):
+def test_extractor_records_its_training(digits):
     X, y = digits
-    path = tmp_path / "cache.pt"
-    fitted = domain_feature_extractor(X[:300], y[:300], cache_path=path, hidden=8, epochs=1)
-    assert path.is_file()
-    cached = domain_feature_extractor(X[:300], y[:300], cache_path=path, hidden=8, epochs=50)
-    assert cached.epochs == 1  # loaded, not refitted
-    assert torch.equal(cached.embed(X[:20]), fitted.embed(X[:20]))
-    with pytest.raises(ValueError, match="shape"):
-        domain_feature_extractor(torch.zeros(10, 1, 12, 12), np.arange(10) % 2, cache_path=path)
+    extractor = DomainFeatureExtractor(hidden=4, epochs=2, batch_size=64, random_state=0, verbose=False)
+    extractor.fit(X[:200], y[:200])
+    assert extractor.n_iter_ == 2 * 4  # 2 epochs of ceil(200 / 64) batches
+    assert extractor.loss_curve_.dtype == np.float32 and extractor.loss_curve_.shape == (extractor.n_iter_,)
+    assert np.isfinite(extractor.loss_curve_).all() and extractor.fit_time_ > 0
+    network = extractor.network_
+    network.train()
+    extractor.embed(X[:3])
+    assert network.training  # embedding restores the network's mode
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"lr": 0.0}, "lr"),
+        ({"max_shift": -1}, "max_shift"),
+        ({"max_time": 0}, "max_time"),
+        ({"hidden": 0}, "hidden"),
+        ({"verbose": "yes"}, "verbose"),
+    ],
+)
+def test_extractor_parameters_are_checked(digits, params, name):
+    X, y = digits
+    with pytest.raises(ValueError, match=name):
+        DomainFeatureExtractor(**params).fit(X[:20], y[:20])
 
 
 def test_extractor_bad_input(digits):
@@ -135,7 +155,7 @@ def test_extractor_bad_input(digits):
         DomainFeatureExtractor(epochs=1).fit(X[:10], y[:9])
     with pytest.raises(NotFittedError):
         DomainFeatureExtractor().embed(X[:2])
-    extractor = DomainFeatureExtractor(hidden=4, epochs=1, random_state=0).fit(X[:50], y[:50])
+    extractor = DomainFeatureExtractor(hidden=4, epochs=1, random_state=0, verbose=False).fit(X[:50], y[:50])
     with pytest.raises(ValueError, match="shape"):
         extractor.embed(torch.zeros(2, 1, 28, 28))
 
@@ -155,9 +175,10 @@ def test_fid_grows_with_gaussian_noise(omniglot_extractor, novel_sets):
     real_features = compute_features(omniglot_extractor, torch.cat(reference))
     images = torch.cat(held_out)
     noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(0))
-    scores = [frechet_distance(real_features, compute_features(omniglot_extractor,
-                                                                (images + sigma * noise).clamp(0, 1)))
-              for sigma in (0.0, 0.1, 0.3, 0.6)]
+    scores = [
+        frechet_distance(real_features, compute_features(omniglot_extractor, (images + sigma * noise).clamp(0, 1)))
+        for sigma in (0.0, 0.1, 0.3, 0.6)
+    ]
     assert scores == sorted(scores) and scores[-1] > 2 * scores[0]
 
 
@@ -194,8 +215,7 @@ def test_fid_kid_bad_input(digits):
 
 # ------------------------------------------------------------ diversity
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(2, 12), d=st.integers(1, 6), seed=st.integers(0, 10_000),
-       scale=st.floats(0.1, 10.0))
+@given(n=st.integers(2, 12), d=st.integers(1, 6), seed=st.integers(0, 10_000), scale=st.floats(0.1, 10.0))
 def test_feature_diversity_properties(n, d, seed, scale):
     features = torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     labels = np.zeros(n, dtype=int)
@@ -234,8 +254,10 @@ def test_domain_misclassification_low_for_novel_high_for_training(omniglot_extra
     # the tiny test extractor separates the domains less well than the shared one (13% / 97%)
     assert novel_rate < 0.35
     assert train_rate > 0.8
-    assert domain_misclassification(omniglot_extractor, train_fit, torch.cat(seeds + reference),
-                                    torch.cat(held_out)) == novel_rate
+    assert (
+        domain_misclassification(omniglot_extractor, train_fit, torch.cat(seeds + reference), torch.cat(held_out))
+        == novel_rate
+    )
     with pytest.raises(NotFittedError):
         DomainClassifier().misclassification_rate(torch.zeros(3, 4))
     with pytest.raises(ValueError, match="dimensions"):
@@ -264,7 +286,7 @@ def test_fit_prototype_judge_trains_on_softened_episodes(digits, monkeypatch):
     original = rendering.soften_strokes
     monkeypatch.setattr(rendering, "soften_strokes", lambda images: calls.append(len(images)) or original(images))
     judge = fit_prototype_judge(X, y, n_ways=5, k_shot=1, k_query=2, max_time=None, n_iterations=3)
-    assert judge.n_iterations_done_ == 3 and judge.embed(X[:4]).shape[0] == 4
+    assert judge.n_iter_ == 3 and judge.embed(X[:4]).shape[0] == 4
     assert calls[0] == 5 * (1 + 2) and len(calls) >= 2  # the probe task, then the batched task stream
     assert all(n % 15 == 0 for n in calls)
     calls.clear()
@@ -284,10 +306,18 @@ def test_fit_prototype_judge_with_rotated_classes_samples_rotated_episodes(digit
         original(self, X_, y_)
 
     monkeypatch.setattr(tasks.LabeledTaskSampler, "__init__", spy)
-    fit_prototype_judge(X[:200], y[:200], soften=False, rotated_classes=True, n_ways=5, k_shot=1, k_query=2,
-                        max_time=None, n_iterations=2)
-    fit_prototype_judge(X[:200], y[:200], soften=False, n_ways=5, k_shot=1, k_query=2, max_time=None,
-                        n_iterations=2)
+    fit_prototype_judge(
+        X[:200],
+        y[:200],
+        soften=False,
+        rotated_classes=True,
+        n_ways=5,
+        k_shot=1,
+        k_query=2,
+        max_time=None,
+        n_iterations=2,
+    )
+    fit_prototype_judge(X[:200], y[:200], soften=False, n_ways=5, k_shot=1, k_query=2, max_time=None, n_iterations=2)
     assert seen == [(800, 40), (200, 10)]
 
 

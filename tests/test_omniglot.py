@@ -1,12 +1,13 @@
 """Omniglot loading from the shipped zips (real files, offline)."""
+
 import zipfile
 
 import pytest
 import torch
 
+from benchmarks._harness.dev_split import DEV_TEST_ALPHABETS, DEV_TRAIN_ALPHABETS, load_dev_split
 from metaaug._compat import import_torchvision
-from metaaug.data import (DEV_TEST_ALPHABETS, DEV_TRAIN_ALPHABETS, download_omniglot, load_dev_split,
-                          load_omniglot, omniglot_alphabets)
+from metaaug.data import download_omniglot, load_omniglot, omniglot_alphabets
 
 
 def test_union_of_small_zips_is_deduplicated(omniglot_root):
@@ -73,7 +74,8 @@ def test_download_goes_through_torchvision(omniglot_root, tmp_path, monkeypatch)
             with zipfile.ZipFile(omniglot_root / "images_background_small2.zip") as archive:
                 archive.extractall(f"{root}/omniglot-py/tmp_{name}")
             (tmp_path / "omniglot-py" / f"tmp_{name}" / "images_background_small2").rename(
-                tmp_path / "omniglot-py" / name)
+                tmp_path / "omniglot-py" / name
+            )
 
     monkeypatch.setattr(datasets, "Omniglot", OfflineOmniglot)
     root = download_omniglot(tmp_path)

@@ -1,4 +1,5 @@
 """Episodes: layout invariants, errors, determinism and speed-critical vectorisation."""
+
 import numpy as np
 import pytest
 import torch

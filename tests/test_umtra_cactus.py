@@ -1,4 +1,5 @@
 """UMTRA and CACTUs task samplers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,8 @@ def test_umtra_support_is_original_and_queries_augment_it(umtra, X_digits, n_way
     assert task.support_y.tolist() == [c for c in range(n_ways) for _ in range(k_shot)]
     originals = task.support_x.view(n_ways, k_shot, 1, 8, 8)[:, 0]
     index = index_of(originals, X_digits)
-    assert bool((index >= 0).all())                  # the first support image is a real image
-    assert len(set(index.tolist())) == n_ways        # distinct images are distinct classes
+    assert bool((index >= 0).all())  # the first support image is a real image
+    assert len(set(index.tolist())) == n_ways  # distinct images are distinct classes
 
 
 def test_umtra_queries_are_augmented(umtra):
@@ -88,10 +89,16 @@ def test_umtra_bad_input(X_digits):
         UMTRA().sample_tasks(1)
     with pytest.raises(ValueError, match="n_ways=11"):
         UMTRA().fit(X_digits[:10]).sample_tasks(1, n_ways=11)
-    with pytest.raises(ValueError, match="augmentation"):
+    with pytest.raises(ValueError, match="augmentation must be None or one of 'characters', 'natural'"):
         UMTRA(augmentation="cartoon").fit(X_digits)
+    with pytest.raises(ValueError, match="augmentation"):
+        UMTRA(augmentation=3).fit(X_digits)
     with pytest.raises(ValueError, match="pixel_dropout"):
         UMTRA(pixel_dropout=1.0).fit(X_digits)
+    with pytest.raises(ValueError, match="pixel_dropout"):
+        UMTRA(pixel_dropout=-0.1).fit(X_digits)
+    with pytest.raises(ValueError, match="random_state"):
+        UMTRA(random_state=-1).fit(X_digits)
     with pytest.raises(ValueError, match="keep the image shape"):
         UMTRA(augmentation=lambda image: image[:, :4]).fit(X_digits).sample_tasks(1, 2, 1, 1)
     assert clone(UMTRA(pixel_dropout=0.1)).pixel_dropout == 0.1
@@ -131,8 +138,9 @@ def test_cactus_clusters_follow_labels(digits):
 
 
 def test_cactus_embeddings(X_digits):
-    callable_embedding = CACTUs(embedding=lambda images: images.flatten(1)[:, ::2], n_clusters=10, n_partitions=2,
-                                random_state=0).fit(X_digits)
+    callable_embedding = CACTUs(
+        embedding=lambda images: images.flatten(1)[:, ::2], n_clusters=10, n_partitions=2, random_state=0
+    ).fit(X_digits)
     assert callable_embedding.sample_tasks(2, 3, 1, 2)[0].query_x.shape == (6, 1, 8, 8)
 
     class Encoder:
@@ -168,7 +176,13 @@ def test_cactus_bad_input(cactus, X_digits):
         CACTUs(n_clusters=1).fit(X_digits)
     with pytest.raises(ValueError, match="embedding must be"):
         CACTUs(embedding="sift").fit(X_digits)
+    with pytest.raises(ValueError, match=r"n_clusters must be an int in \[2, 10\] for 10 images"):
+        CACTUs(n_clusters=11).fit(X_digits[:10])
     with pytest.raises(ValueError, match="n_partitions"):
         CACTUs(n_partitions=0).fit(X_digits)
+    with pytest.raises(ValueError, match="n_components"):
+        CACTUs(n_components=0).fit(X_digits)
+    with pytest.raises(ValueError, match="scale_dims"):
+        CACTUs(scale_dims="yes").fit(X_digits)
     with pytest.raises(ValueError, match=r"\(N, D\)"):
         CACTUs(embedding=lambda images: images[:5].flatten(1)).fit(X_digits)

@@ -1,4 +1,5 @@
 """Batched augmentation and interpolation shared by several methods."""
+
 from metaaug.augment.affine import (
     AffineRanges,
     affine_matrices,
@@ -8,13 +9,25 @@ from metaaug.augment.affine import (
     interpolate_params,
     random_augment,
     sample_params,
-    shift_images,
 )
 from metaaug.augment.interpolate import check_alpha, lerp, slerp
 from metaaug.augment.rendering import gaussian_kernel, soften_strokes
+from metaaug.augment.shifts import random_shift, shift_images
 
 __all__ = [
-    "AffineRanges", "affine_matrices", "apply_params", "augmentation_triplets", "check_alpha",
-    "gaussian_kernel", "identity_params", "interpolate_params", "lerp", "random_augment", "sample_params",
-    "shift_images", "slerp", "soften_strokes",
+    "AffineRanges",
+    "affine_matrices",
+    "apply_params",
+    "augmentation_triplets",
+    "check_alpha",
+    "gaussian_kernel",
+    "identity_params",
+    "interpolate_params",
+    "lerp",
+    "random_augment",
+    "random_shift",
+    "sample_params",
+    "shift_images",
+    "slerp",
+    "soften_strokes",
 ]

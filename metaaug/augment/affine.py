@@ -5,6 +5,7 @@ Parameters are tensors, one row per image, so two parameter sets can be mixed
 ``affine_grid`` / ``grid_sample`` call. Used by AugIntAE's training triplets,
 UMTRA's in-class samples and Meta-FAVAE.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,23 +41,41 @@ class AffineRanges:
     @classmethod
     def natural(cls) -> AffineRanges:
         """Natural images: half the rotation/shear, double the translation, colour jitter."""
-        return cls(rotation=(-10.0, 10.0), translation_px=(-8.0, 8.0), shear=(-3.0, 3.0),
-                   brightness=(0.75, 1.25), contrast=(0.75, 1.25), saturation=(0.75, 1.25),
-                   hue=(-0.05, 0.05))
+        return cls(
+            rotation=(-10.0, 10.0),
+            translation_px=(-8.0, 8.0),
+            shear=(-3.0, 3.0),
+            brightness=(0.75, 1.25),
+            contrast=(0.75, 1.25),
+            saturation=(0.75, 1.25),
+            hue=(-0.05, 0.05),
+        )
 
     def scaled(self, factor: float) -> AffineRanges:
         """All geometric ranges multiplied by ``factor`` (scale around 1)."""
+
         def mul(r: tuple[float, float], centre: float = 0.0) -> tuple[float, float]:
             return (centre + (r[0] - centre) * factor, centre + (r[1] - centre) * factor)
-        return replace(self, rotation=mul(self.rotation), translation_px=mul(self.translation_px),
-                       scale=mul(self.scale, 1.0), shear=mul(self.shear))
+
+        return replace(
+            self,
+            rotation=mul(self.rotation),
+            translation_px=mul(self.translation_px),
+            scale=mul(self.scale, 1.0),
+            shear=mul(self.shear),
+        )
 
 
 PARAM_NAMES = ("rotation", "tx", "ty", "scale", "shear", "brightness", "contrast", "saturation", "hue")
 
 
-def sample_params(n: int, ranges: AffineRanges, image_size: int, generator: torch.Generator | None = None,
-                  device: torch.device | str = "cpu") -> torch.Tensor:
+def sample_params(
+    n: int,
+    ranges: AffineRanges,
+    image_size: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """``(n, 9)`` parameters: rotation, tx, ty (pixels), scale, shear, brightness, contrast, saturation, hue."""
     px = image_size / ranges.reference_size
     lows, highs = [], []
@@ -81,11 +100,27 @@ def identity_params(n: int, device: torch.device | str = "cpu") -> torch.Tensor:
 
 
 def interpolate_params(p1: torch.Tensor, p2: torch.Tensor, alpha: torch.Tensor | float) -> torch.Tensor:
-    """``alpha * p1 + (1 - alpha) * p2`` per row (alpha=1 gives p1, alpha=0 gives p2)."""
+    """``(1 - alpha) * p1 + alpha * p2`` per row: ``alpha = 0`` gives ``p1``, ``alpha = 1`` gives ``p2``.
+
+    ``alpha`` means what it means in :func:`~metaaug.augment.lerp` and
+    :func:`~metaaug.augment.slerp`: the weight of the second argument.
+
+    Parameters
+    ----------
+    p1, p2 : torch.Tensor
+        ``(n, 9)`` parameters (see :func:`sample_params`).
+    alpha : torch.Tensor or float
+        A scalar, or one weight per row (``(n,)``).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, 9)`` parameters.
+    """
     alpha = torch.as_tensor(alpha, dtype=p1.dtype, device=p1.device)
     if alpha.ndim == 1:
         alpha = alpha.unsqueeze(1)
-    return alpha * p1 + (1 - alpha) * p2
+    return (1 - alpha) * p1 + alpha * p2
 
 
 def affine_matrices(params: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -99,8 +134,10 @@ def affine_matrices(params: torch.Tensor, height: int, width: int) -> torch.Tens
     cos, sin = torch.cos(rot), torch.sin(rot)
     tan = torch.tan(shear)
     a = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
-    sh = torch.stack([torch.stack([torch.ones_like(tan), tan], -1),
-                      torch.stack([torch.zeros_like(tan), torch.ones_like(tan)], -1)], -2)
+    sh = torch.stack(
+        [torch.stack([torch.ones_like(tan), tan], -1), torch.stack([torch.zeros_like(tan), torch.ones_like(tan)], -1)],
+        -2,
+    )
     forward = a @ sh * scale.view(-1, 1, 1)
     inverse = torch.linalg.inv(forward)
     t = torch.stack([tx, ty], -1).unsqueeze(-1)
@@ -116,7 +153,7 @@ def _colour(images: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     mean = out.mean(dim=(1, 2, 3), keepdim=True)
     out = (out - mean) * c + mean
     if images.shape[1] == 3:
-        grey = (0.299 * out[:, :1] + 0.587 * out[:, 1:2] + 0.114 * out[:, 2:3])
+        grey = 0.299 * out[:, :1] + 0.587 * out[:, 1:2] + 0.114 * out[:, 2:3]
         out = (out - grey) * s + grey
         if bool((h != 0).any()):
             out = _rotate_hue(out, h.view(-1) * 2 * math.pi)
@@ -153,62 +190,24 @@ def apply_params(images: torch.Tensor, params: torch.Tensor, padding_mode: str =
     return out.clamp(0, 1)
 
 
-def shift_images(images: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
-    """Translate each image by whole pixels with zero fill, by indexing (no resampling).
-
-    Parameters
-    ----------
-    images : torch.Tensor
-        ``(n, C, H, W)``.
-    shifts : torch.Tensor
-        ``(n, 2)`` integer ``(dx, dy)``: content moves right / down for
-        positive values, as a translation of :func:`apply_params` does.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(n, C, H, W)``; equal to ``apply_params`` with the same integer
-        translation, several times faster because no grid is interpolated.
-    """
-    n, _, height, width = images.shape
-    shifts = shifts.to(device=images.device, dtype=torch.long)
-    if shifts.shape != (n, 2):
-        raise ValueError(f"shifts must have shape ({n}, 2), got {tuple(shifts.shape)}")
-    # group the images by offset: one slice copy per distinct (dx, dy), no resampling
-    span = 2 * (int(shifts.abs().max()) if n else 0) + 1
-    keys = shifts[:, 1] * span + shifts[:, 0]
-    order = torch.argsort(keys)
-    grouped = images[order]
-    moved = torch.zeros_like(grouped)
-    counts = torch.unique_consecutive(keys[order], return_counts=True)[1].tolist()
-    start = 0
-    for count in counts:
-        dx, dy = shifts[order[start]].tolist()
-        if abs(dx) < width and abs(dy) < height:  # otherwise shifted out entirely: stays zero
-            moved[start:start + count, :, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
-                grouped[start:start + count, :, max(-dy, 0):height - max(dy, 0), max(-dx, 0):width - max(dx, 0)]
-        start += count
-    out = torch.empty_like(images)
-    out[order] = moved
-    return out
-
-
-def random_augment(images: torch.Tensor, ranges: AffineRanges | None = None,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def random_augment(
+    images: torch.Tensor, ranges: AffineRanges | None = None, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Random augmentation of each image (fresh parameters per image)."""
     ranges = ranges or AffineRanges()
     params = sample_params(len(images), ranges, images.shape[-1], generator, images.device)
     return apply_params(images, params)
 
 
-def augmentation_triplets(images: torch.Tensor, ranges: AffineRanges | None = None,
-                          generator: torch.Generator | None = None
-                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def augmentation_triplets(
+    images: torch.Tensor, ranges: AffineRanges | None = None, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """AugIntAE training triplets ``(A, B, C, alpha)``.
 
     ``A = f(x; rho1)``, ``B = f(x; rho2)``, ``C = f(x; alpha rho1 + (1 - alpha) rho2)``
-    with ``alpha`` the mean of two U(0, 1) draws (biased towards 0.5). ``alpha``
-    weights ``A``'s parameters, so the matching latent mix is
+    (that is ``interpolate_params(rho2, rho1, alpha)``) with ``alpha`` the mean
+    of two U(0, 1) draws (biased towards 0.5). ``alpha`` weights ``A``'s
+    parameters, as in the paper, so the matching latent mix is
     ``slerp(E(A), E(B), 1 - alpha)`` (``slerp(a, b, 0) == a``).
     """
     ranges = ranges or AffineRanges()
@@ -217,7 +216,7 @@ def augmentation_triplets(images: torch.Tensor, ranges: AffineRanges | None = No
     p1 = sample_params(n, ranges, size, generator, device)
     p2 = sample_params(n, ranges, size, generator, device)
     alpha = torch.rand(n, 2, generator=generator, device=device).mean(dim=1)
-    p3 = interpolate_params(p1, p2, alpha)
+    p3 = interpolate_params(p2, p1, alpha)
     stacked = apply_params(torch.cat([images, images, images]), torch.cat([p1, p2, p3]))
     a, b, c = stacked.chunk(3)
     return a, b, c, alpha

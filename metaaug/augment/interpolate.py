@@ -1,4 +1,5 @@
 """Linear and spherical interpolation, batched."""
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@ edges, grey strokes) more than in what is drawn. Training an embedding with
 these changes makes it judge the drawn class, not the rendering (used by the
 class-faithfulness judge, :func:`metaaug.metrics.fit_prototype_judge`).
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,15 +17,19 @@ def gaussian_kernel(sigma: float, radius: int = 2) -> torch.Tensor:
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0, got {sigma!r}")
     offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    profile = torch.exp(-offsets ** 2 / (2 * sigma ** 2))
+    profile = torch.exp(-(offsets**2) / (2 * sigma**2))
     profile = profile / profile.sum()
     return (profile[:, None] * profile[None, :]).view(1, 1, 2 * radius + 1, 2 * radius + 1)
 
 
-def soften_strokes(images: torch.Tensor, blur_probability: float = 0.5,
-                   sigmas: tuple[float, ...] = (0.6, 0.9, 1.2), fade_probability: float = 0.5,
-                   fade: tuple[float, float] = (0.6, 1.0), generator: torch.Generator | None = None
-                   ) -> torch.Tensor:
+def soften_strokes(
+    images: torch.Tensor,
+    blur_probability: float = 0.5,
+    sigmas: tuple[float, ...] = (0.6, 0.9, 1.2),
+    fade_probability: float = 0.5,
+    fade: tuple[float, float] = (0.6, 1.0),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Randomly blur and fade each image of a batch (class-preserving rendering jitter).
 
     Parameters

@@ -1,4 +1,5 @@
 """Images, episodes and the torch Dataset adapters."""
+
 from metaaug.data.adapters import AugmentedDataset, TaskDataset, collate_tasks
 from metaaug.data.digits import load_digits
 from metaaug.data.images import as_images, as_labels, check_image_shape
@@ -6,13 +7,27 @@ from metaaug.data.learn2learn_bridge import L2LTaskSource, task_to_l2l, to_l2l_m
 from metaaug.data.omniglot import download_omniglot, load_omniglot, omniglot_alphabets
 from metaaug.data.protocols import Augmenter, TaskSampler
 from metaaug.data.rotations import add_rotated_classes
-from metaaug.data.splits import DEV_TEST_ALPHABETS, DEV_TRAIN_ALPHABETS, default_omniglot_root, load_dev_split
 from metaaug.data.tasks import LabeledTaskSampler, Task, TransformedTaskSampler, split_episodes
 
 __all__ = [
-    "AugmentedDataset", "Augmenter", "DEV_TEST_ALPHABETS", "DEV_TRAIN_ALPHABETS", "L2LTaskSource",
-    "LabeledTaskSampler", "Task", "TaskDataset", "TaskSampler", "TransformedTaskSampler", "add_rotated_classes",
-    "as_images", "as_labels", "check_image_shape", "collate_tasks", "default_omniglot_root", "download_omniglot",
-    "load_dev_split", "load_digits", "load_omniglot", "omniglot_alphabets", "split_episodes", "task_to_l2l",
+    "AugmentedDataset",
+    "Augmenter",
+    "L2LTaskSource",
+    "LabeledTaskSampler",
+    "Task",
+    "TaskDataset",
+    "TaskSampler",
+    "TransformedTaskSampler",
+    "add_rotated_classes",
+    "as_images",
+    "as_labels",
+    "check_image_shape",
+    "collate_tasks",
+    "download_omniglot",
+    "load_digits",
+    "load_omniglot",
+    "omniglot_alphabets",
+    "split_episodes",
+    "task_to_l2l",
     "to_l2l_metadataset",
 ]

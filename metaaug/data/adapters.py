@@ -1,4 +1,5 @@
 """The torch Dataset adapters every sampler and augmenter plugs into."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -19,8 +20,9 @@ def collate_tasks(tasks: Sequence[Task]) -> Task:
 
     Use as ``DataLoader(task_dataset, batch_size=4, collate_fn=collate_tasks)``.
     """
-    return Task(*(torch.stack([getattr(t, f) for t in tasks]) for f in
-                  ("support_x", "support_y", "query_x", "query_y")))
+    return Task(
+        *(torch.stack([getattr(t, f) for t in tasks]) for f in ("support_x", "support_y", "query_x", "query_y"))
+    )
 
 
 class TaskDataset(Dataset):
@@ -34,8 +36,15 @@ class TaskDataset(Dataset):
     ``DataLoader(ds, batch_size=B, collate_fn=collate_tasks)`` for batches.
     """
 
-    def __init__(self, sampler: TaskSampler, n_tasks: int, n_ways: int = 5, k_shot: int = 1,
-                 k_query: int = 15, random_state: RandomState = None) -> None:
+    def __init__(
+        self,
+        sampler: TaskSampler,
+        n_tasks: int,
+        n_ways: int = 5,
+        k_shot: int = 1,
+        k_query: int = 15,
+        random_state: RandomState = None,
+    ) -> None:
         if not hasattr(sampler, "sample_tasks"):
             raise TypeError(f"sampler must have a sample_tasks method, got {type(sampler).__name__}")
         check_task_args(n_tasks, n_ways, k_shot, k_query)
@@ -52,8 +61,13 @@ class TaskDataset(Dataset):
 
     def resample(self) -> None:
         """Draw a new set of tasks (e.g. at each epoch)."""
-        self._tasks = self.sampler.sample_tasks(self.n_tasks, n_ways=self.n_ways, k_shot=self.k_shot,
-                                                k_query=self.k_query, random_state=draw_seed(self._rng))
+        self._tasks = self.sampler.sample_tasks(
+            self.n_tasks,
+            n_ways=self.n_ways,
+            k_shot=self.k_shot,
+            k_query=self.k_query,
+            random_state=draw_seed(self._rng),
+        )
 
     def __len__(self) -> int:
         return self.n_tasks
@@ -61,6 +75,7 @@ class TaskDataset(Dataset):
     def __getitem__(self, index: int) -> Task:
         if self._tasks is None:
             self.resample()
+        assert self._tasks is not None
         return self._tasks[index]
 
 
@@ -105,9 +120,15 @@ class AugmentedDataset(Dataset):
         Seeds the generated pool; :meth:`refresh` draws a new pool.
     """
 
-    def __init__(self, dataset: Any, augmenter: Augmenter, ratio: float = 0.5,
-                 max_seeds: int | None = None, generate_kwargs: dict | None = None,
-                 random_state: RandomState = None) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        augmenter: Augmenter,
+        ratio: float = 0.5,
+        max_seeds: int | None = None,
+        generate_kwargs: dict | None = None,
+        random_state: RandomState = None,
+    ) -> None:
         if not hasattr(augmenter, "generate"):
             raise TypeError(f"augmenter must have a generate method, got {type(augmenter).__name__}")
         if not 0.0 <= float(ratio) < 1.0:
@@ -155,6 +176,7 @@ class AugmentedDataset(Dataset):
         """The current pool of generated ``(images, labels)``."""
         if self._generated is None:
             self.refresh()
+        assert self._generated is not None
         return self._generated
 
     def __len__(self) -> int:
@@ -173,5 +195,5 @@ class AugmentedDataset(Dataset):
     def is_generated(self) -> np.ndarray:
         """Boolean mask over indices: True for generated items."""
         mask = np.zeros(len(self), dtype=bool)
-        mask[self.n_real:] = True
+        mask[self.n_real :] = True
         return mask

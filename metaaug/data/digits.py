@@ -1,4 +1,5 @@
 """scikit-learn's embedded digits: real data that needs no download."""
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@ Images are ``torch.float32`` tensors shaped ``(N, C, H, W)`` with values in
 ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``, as uint8 (0..255), bool or
 float in [0, 1], and raises ``ValueError`` naming the problem otherwise.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -48,11 +49,12 @@ def as_images(X: Any, *, name: str = "X", min_count: int = 1) -> torch.Tensor:
 
     if tensor.ndim not in (3, 4):
         raise ValueError(
-            f"{name} must have 3 dims (N, H, W) or 4 dims (N, C, H, W) / (N, H, W, C); "
-            f"got shape {tuple(tensor.shape)}"
+            f"{name} must have 3 dims (N, H, W) or 4 dims (N, C, H, W) / (N, H, W, C); got shape {tuple(tensor.shape)}"
         )
     if tensor.shape[0] < min_count or tensor.numel() == 0:
-        raise ValueError(f"{name} is empty or too small: shape {tuple(tensor.shape)}, need at least {min_count} image(s)")
+        raise ValueError(
+            f"{name} is empty or too small: shape {tuple(tensor.shape)}, need at least {min_count} image(s)"
+        )
 
     if tensor.dtype == torch.uint8:
         tensor = tensor.float() / 255.0
@@ -109,7 +111,7 @@ def as_labels(y: Any, n: int, *, name: str = "y") -> torch.Tensor:
     return labels.long().contiguous()
 
 
-def check_image_shape(images: torch.Tensor, expected: tuple[int, int, int], *, name: str = "seeds") -> None:
+def check_image_shape(images: torch.Tensor, expected: tuple[int, ...], *, name: str = "seeds") -> None:
     """Raise ``ValueError`` if images are not ``(N, *expected)``."""
     if tuple(images.shape[1:]) != tuple(expected):
         raise ValueError(

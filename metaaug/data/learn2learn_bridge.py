@@ -11,6 +11,7 @@ Two routes:
   builds its transforms on the full dataset, so its "train" tasks can touch
   test classes; splitting first keeps them disjoint by construction.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,8 +37,15 @@ class L2LTaskSource:
     The first ``n_ways * k_shot`` rows of ``X`` are the support set.
     """
 
-    def __init__(self, sampler: TaskSampler, n_ways: int = 5, k_shot: int = 1, k_query: int = 15,
-                 buffer: int = 256, random_state: RandomState = None) -> None:
+    def __init__(
+        self,
+        sampler: TaskSampler,
+        n_ways: int = 5,
+        k_shot: int = 1,
+        k_query: int = 15,
+        buffer: int = 256,
+        random_state: RandomState = None,
+    ) -> None:
         check_task_args(buffer, n_ways, k_shot, k_query)
         self.sampler = sampler
         self.n_ways, self.k_shot, self.k_query, self.buffer = n_ways, k_shot, k_query, buffer
@@ -46,9 +54,15 @@ class L2LTaskSource:
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
         if not self._queue:
-            self._queue = list(self.sampler.sample_tasks(
-                self.buffer, n_ways=self.n_ways, k_shot=self.k_shot, k_query=self.k_query,
-                random_state=draw_seed(self._rng)))[::-1]
+            self._queue = list(
+                self.sampler.sample_tasks(
+                    self.buffer,
+                    n_ways=self.n_ways,
+                    k_shot=self.k_shot,
+                    k_query=self.k_query,
+                    random_state=draw_seed(self._rng),
+                )
+            )[::-1]
         return task_to_l2l(self._queue.pop())
 
     def __iter__(self):
@@ -65,5 +79,4 @@ def to_l2l_metadataset(X: Any, y: Any) -> Any:
     labels_to_indices = {int(c): np.flatnonzero(labels_np == c).tolist() for c in np.unique(labels_np)}
     indices_to_labels = {int(i): int(c) for i, c in enumerate(labels_np)}
     dataset = torch.utils.data.TensorDataset(images, labels)
-    return l2l.data.MetaDataset(dataset, labels_to_indices=labels_to_indices,
-                                indices_to_labels=indices_to_labels)
+    return l2l.data.MetaDataset(dataset, labels_to_indices=labels_to_indices, indices_to_labels=indices_to_labels)

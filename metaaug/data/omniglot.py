@@ -6,6 +6,7 @@ Works offline on any folder that holds ``images_background*.zip`` /
 appear in several archives (Greek and Latin are in both "small" background
 sets) are read once.
 """
+
 from __future__ import annotations
 
 import functools
@@ -74,8 +75,8 @@ def omniglot_alphabets(root: str | Path) -> list[str]:
 
 
 def _decode(data: bytes | Path, image_size: int) -> np.ndarray:
-    with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as img:
-        img = img.convert("L")
+    with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as file:
+        img = file.convert("L")
         if img.size != (image_size, image_size):
             img = img.resize((image_size, image_size), Image.Resampling.LANCZOS)
         pixels = np.asarray(img, dtype=np.float32) / 255.0
@@ -108,8 +109,9 @@ def _load_all(root: str, image_size: int) -> tuple[torch.Tensor, torch.Tensor, t
     return torch.from_numpy(images).clamp_(0, 1), labels, alphabet_of_image
 
 
-def load_omniglot(root: str | Path, alphabets: list[str] | None = None,
-                  image_size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
+def load_omniglot(
+    root: str | Path, alphabets: list[str] | None = None, image_size: int = 28
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Load Omniglot characters as images and character labels.
 
     Parameters
@@ -117,7 +119,7 @@ def load_omniglot(root: str | Path, alphabets: list[str] | None = None,
     root : path
         A folder holding Omniglot zips (``images_background*.zip``,
         ``images_evaluation.zip``) or their extracted folders, e.g.
-        ``../shared/data/omniglot`` or torchvision's download folder.
+        torchvision's download folder.
     alphabets : list of str, optional
         Keep only these alphabets (names as in :func:`omniglot_alphabets`).
     image_size : int

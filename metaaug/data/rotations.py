@@ -5,9 +5,11 @@ character also rotated by 90, 180 and 270 degrees, each rotation counted as a
 class of its own: a rotated character is a different symbol, so the class
 count grows fourfold without new drawings.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 

@@ -1,4 +1,5 @@
 """Episodes (tasks) and the sampler of real labeled episodes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,7 +7,7 @@ from typing import Any
 
 import torch
 
-from metaaug._random import RandomState, check_rng, torch_generator
+from metaaug._random import RandomState, check_rng, torch_generator, torch_seeded
 from metaaug.data.images import as_images, as_labels
 
 
@@ -41,8 +42,12 @@ class Task:
 
 def check_task_args(n_tasks: int, n_ways: int, k_shot: int, k_query: int) -> None:
     """Validate the episode layout arguments shared by every sampler."""
-    for name, value, low in (("n_tasks", n_tasks, 1), ("n_ways", n_ways, 1),
-                             ("k_shot", k_shot, 1), ("k_query", k_query, 0)):
+    for name, value, low in (
+        ("n_tasks", n_tasks, 1),
+        ("n_ways", n_ways, 1),
+        ("k_shot", k_shot, 1),
+        ("k_query", k_query, 0),
+    ):
         if not isinstance(value, (int,)) and not (hasattr(value, "__index__")):
             raise ValueError(f"{name} must be an int, got {type(value).__name__}")
         if int(value) < low:
@@ -54,8 +59,9 @@ def episode_labels(n_tasks: int, n_ways: int, per_class: int) -> torch.Tensor:
     return torch.arange(n_ways).repeat_interleave(per_class).expand(n_tasks, -1)
 
 
-def episodes_from_blocks(support: torch.Tensor, query: torch.Tensor, n_ways: int, k_shot: int,
-                         k_query: int) -> list[Task]:
+def episodes_from_blocks(
+    support: torch.Tensor, query: torch.Tensor, n_ways: int, k_shot: int, k_query: int
+) -> list[Task]:
     """Tasks from ``(n_tasks, n_ways * k_shot, C, H, W)`` support and
     ``(n_tasks, n_ways * k_query, C, H, W)`` query images, each grouped by class.
 
@@ -64,8 +70,7 @@ def episodes_from_blocks(support: torch.Tensor, query: torch.Tensor, n_ways: int
     n_tasks = support.shape[0]
     support_y = episode_labels(n_tasks, n_ways, k_shot)
     query_y = episode_labels(n_tasks, n_ways, k_query)
-    return [Task(*parts) for parts in zip(support.unbind(0), support_y.unbind(0), query.unbind(0),
-                                          query_y.unbind(0))]
+    return [Task(*parts) for parts in zip(support.unbind(0), support_y.unbind(0), query.unbind(0), query_y.unbind(0))]
 
 
 def split_episodes(images: torch.Tensor, n_ways: int, k_shot: int, k_query: int) -> list[Task]:
@@ -110,8 +115,9 @@ class LabeledTaskSampler:
     def n_classes(self) -> int:
         return len(self.classes)
 
-    def sample_tasks(self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15,
-                     random_state: RandomState = None) -> list[Task]:
+    def sample_tasks(
+        self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15, random_state: RandomState = None
+    ) -> list[Task]:
         """Draw ``n_tasks`` episodes of ``n_ways`` distinct classes.
 
         Raises
@@ -183,18 +189,19 @@ class TransformedTaskSampler:
         self.transform = transform
         self.queries_only = queries_only
 
-    def sample_tasks(self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15,
-                     random_state: RandomState = None) -> list[Task]:
+    def sample_tasks(
+        self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15, random_state: RandomState = None
+    ) -> list[Task]:
         """``n_tasks`` tasks of the wrapped sampler, transformed in one batch."""
         rng = check_rng(random_state)
-        tasks = self.sampler.sample_tasks(n_tasks, n_ways=n_ways, k_shot=k_shot, k_query=k_query,
-                                          random_state=int(rng.integers(2**31 - 1)))
+        tasks = self.sampler.sample_tasks(
+            n_tasks, n_ways=n_ways, k_shot=k_shot, k_query=k_query, random_state=int(rng.integers(2**31 - 1))
+        )
         support = torch.stack([t.support_x for t in tasks])
         query = torch.stack([t.query_x for t in tasks])
         blocks = [query] if self.queries_only else [support, query]
         images = torch.cat([b.flatten(0, 1) for b in blocks])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(rng.integers(2**31 - 1)))
+        with torch_seeded(int(rng.integers(2**31 - 1))):
             changed = torch.as_tensor(self.transform(images))
         if changed.shape != images.shape:
             raise ValueError(f"transform changed the image shape {tuple(images.shape)} -> {tuple(changed.shape)}")

@@ -1,10 +1,17 @@
 """Few-shot learners (ProtoNets, MAML via learn2learn), baselines and evaluation."""
+
 from metaaug.fewshot.baselines import PixelNearestNeighbor, ScratchClassifier, untrained_protonet
 from metaaug.fewshot.evaluation import mean_ci95, task_accuracies
 from metaaug.fewshot.maml import MAMLClassifier
 from metaaug.fewshot.protonet import ProtoNetClassifier, prototype_logits
 
 __all__ = [
-    "MAMLClassifier", "PixelNearestNeighbor", "ProtoNetClassifier", "ScratchClassifier", "mean_ci95",
-    "prototype_logits", "task_accuracies", "untrained_protonet",
+    "MAMLClassifier",
+    "PixelNearestNeighbor",
+    "ProtoNetClassifier",
+    "ScratchClassifier",
+    "mean_ci95",
+    "prototype_logits",
+    "task_accuracies",
+    "untrained_protonet",
 ]

@@ -1,4 +1,5 @@
 """Fine-tuning a copy of a network on one support set (MAML evaluation, scratch baseline)."""
+
 from __future__ import annotations
 
 import copy
@@ -8,8 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def finetune_and_predict(model: nn.Module, support_x: torch.Tensor, support_y: torch.Tensor,
-                         query_x: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
+def finetune_and_predict(
+    model: nn.Module, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor, lr: float, steps: int
+) -> torch.Tensor:
     """Copy ``model``, take ``steps`` full-batch SGD steps on the support set, label the queries.
 
     The copy stays in training mode (batch statistics), as MAML's evaluation

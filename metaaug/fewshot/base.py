@@ -1,17 +1,36 @@
 """Shared machinery of the few-shot classifiers: fit on a sampler, predict, evaluate."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from metaaug._random import RandomState, check_rng, draw_seed, torch_seeded
+from metaaug._random import check_rng, draw_seed, torch_seeded
 from metaaug.base import MetaaugEstimator, TrainingBudget
+from metaaug.constraints import Interval
 from metaaug.data.images import as_images, as_labels, check_image_shape
-from metaaug.data.tasks import LabeledTaskSampler, Task, check_task_args
+from metaaug.data.tasks import LabeledTaskSampler, Task
 from metaaug.fewshot.evaluation import check_tasks, mean_ci95, task_accuracies
+
+# constraints of the parameters every meta-learned classifier shares
+META_TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_ways": [Interval(Integral, 1, None)],
+    "k_shot": [Interval(Integral, 1, None)],
+    "k_query": [Interval(Integral, 1, None)],
+    "n_iterations": [Interval(Integral, 1, None)],
+    "meta_batch_size": [Interval(Integral, 1, None)],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "hidden": [Interval(Integral, 1, None)],
+    "max_time": [None, Interval(Real, 0, None, closed="neither")],
+    "verbose": ["boolean"],
+    "random_state": ["random_state"],
+    "device": ["device"],
+    "warm_start": ["boolean"],
+}
 
 
 def as_sampler(data: Any, y: Any = None) -> Any:
@@ -48,21 +67,23 @@ class FewShotClassifier(MetaaugEstimator):
     ``_make_optimizer``, ``_meta_loss(tasks)`` and ``_predict_task``.
     """
 
+    _renamed: ClassVar[dict[str, str]] = {"n_iterations_done_": "n_iter_"}
+    image_shape_: tuple[int, ...]
+    n_iter_: int
+    fit_time_: float
+    loss_curve_: np.ndarray
+
     def _task_stream(self, sampler: Any, rng: np.random.Generator, chunk: int = 64) -> Iterator[list[Task]]:
         while True:
-            tasks = sampler.sample_tasks(chunk * self.meta_batch_size, n_ways=self.n_ways, k_shot=self.k_shot,
-                                         k_query=self.k_query, random_state=draw_seed(rng))
+            tasks = sampler.sample_tasks(
+                chunk * self.meta_batch_size,
+                n_ways=self.n_ways,
+                k_shot=self.k_shot,
+                k_query=self.k_query,
+                random_state=draw_seed(rng),
+            )
             for start in range(0, len(tasks), self.meta_batch_size):
-                yield tasks[start:start + self.meta_batch_size]
-
-    def _validate_params(self) -> None:
-        check_task_args(1, self.n_ways, self.k_shot, self.k_query)
-        if self.k_query < 1:
-            raise ValueError("k_query must be >= 1 for meta-training")
-        if int(self.meta_batch_size) < 1:
-            raise ValueError(f"meta_batch_size must be >= 1, got {self.meta_batch_size}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+                yield tasks[start : start + self.meta_batch_size]
 
     def fit(self, sampler: Any, y: Any = None) -> FewShotClassifier:
         """Meta-train on tasks from ``sampler`` (or from labeled images ``(X, y)``).
@@ -70,21 +91,24 @@ class FewShotClassifier(MetaaugEstimator):
         Runs ``n_iterations`` meta-updates of ``meta_batch_size`` tasks each, or
         until ``max_time`` seconds, with a tqdm progress bar. With
         ``warm_start=True`` a fitted model continues from its current weights
-        (fresh optimizer state); ``n_iterations_done_``, ``fit_time_`` and
+        (fresh optimizer state); ``n_iter_``, ``fit_time_`` and
         ``loss_curve_`` then accumulate over the calls.
         """
         self._validate_params()
         sampler = as_sampler(sampler, y)
         rng = check_rng(self.random_state)
-        probe = sampler.sample_tasks(1, n_ways=self.n_ways, k_shot=self.k_shot, k_query=self.k_query,
-                                     random_state=draw_seed(rng))[0]
+        probe = sampler.sample_tasks(
+            1, n_ways=self.n_ways, k_shot=self.k_shot, k_query=self.k_query, random_state=draw_seed(rng)
+        )[0]
         image_shape = tuple(int(s) for s in probe.support_x.shape[1:])
         resume = bool(getattr(self, "warm_start", False)) and hasattr(self, "model_")
         if resume and image_shape != self.image_shape_:
-            raise ValueError(f"warm_start: the model was fitted on images {self.image_shape_}, "
-                             f"the sampler gives {image_shape}")
-        previous = ((self.n_iterations_done_, self.fit_time_, self.loss_curve_) if resume
-                    else (0, 0.0, np.zeros(0, dtype=np.float32)))
+            raise ValueError(
+                f"warm_start: the model was fitted on images {self.image_shape_}, the sampler gives {image_shape}"
+            )
+        previous: tuple[int, float, np.ndarray] = (
+            (self.n_iter_, self.fit_time_, self.loss_curve_) if resume else (0, 0.0, np.zeros(0, dtype=np.float32))
+        )
         self.image_shape_ = image_shape
         if resume:  # new tasks, not a replay of the first call's stream
             rng = np.random.default_rng([draw_seed(rng), int(previous[0])])
@@ -95,8 +119,7 @@ class FewShotClassifier(MetaaugEstimator):
                 self._init_modules()
             self.model_.to(device).train()
             optimizer = self._make_optimizer()
-            budget = TrainingBudget(self.n_iterations, self.max_time, type(self).__name__,
-                                    verbose=self.verbose)
+            budget = TrainingBudget(self.n_iterations, self.max_time, type(self).__name__, verbose=self.verbose)
             stream = self._task_stream(sampler, rng)
             for _ in budget:
                 tasks = [t.to(device) for t in next(stream)]
@@ -108,7 +131,7 @@ class FewShotClassifier(MetaaugEstimator):
                 if len(losses) % 20 == 0:
                     budget.set_postfix(loss=float(np.mean(losses[-20:])))
         self.model_.eval()
-        self.n_iterations_done_ = previous[0] + budget.completed
+        self.n_iter_ = previous[0] + budget.completed
         self.fit_time_ = previous[1] + budget.elapsed
         self.loss_curve_ = np.concatenate([previous[2], np.asarray(losses, dtype=np.float32)])
         return self

@@ -1,11 +1,14 @@
 """Baselines every few-shot table reports: pixel nearest neighbour, training from scratch."""
+
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import torch
 
 from metaaug._random import check_rng, torch_seeded
+from metaaug.constraints import Interval
 from metaaug.fewshot.adaptation import finetune_and_predict
 from metaaug.fewshot.base import FewShotClassifier, check_support
 from metaaug.nets.conv4 import Conv4Classifier
@@ -17,14 +20,16 @@ class _NoMetaTraining(FewShotClassifier):
 
     def fit(self, sampler: Any = None, y: Any = None) -> _NoMetaTraining:
         """Record the image shape from ``sampler`` / ``(X, y)`` if given; nothing is learned."""
+        self._validate_params()
         shape: tuple[int, ...] | None = None
         if sampler is not None and hasattr(sampler, "sample_tasks"):
             task = sampler.sample_tasks(1, n_ways=1, k_shot=1, k_query=0, random_state=0)[0]
             shape = tuple(task.support_x.shape[1:])
         elif sampler is not None:
             from metaaug.data.images import as_images
+
             shape = tuple(as_images(sampler).shape[1:])
-        self.image_shape_ = shape
+        self.image_shape_ = shape  # type: ignore[assignment]  # None when fitted without data
         return self
 
 
@@ -64,8 +69,24 @@ class ScratchClassifier(_NoMetaTraining):
         Where the fine-tuning runs.
     """
 
-    def __init__(self, n_ways: int = 5, steps: int = 50, lr: float = 0.4, hidden: int = 64,
-                 random_state: Any = None, device: str = "auto") -> None:
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_ways": [Interval(Integral, 1, None)],
+        "steps": [Interval(Integral, 1, None)],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "hidden": [Interval(Integral, 1, None)],
+        "random_state": ["random_state"],
+        "device": ["device"],
+    }
+
+    def __init__(
+        self,
+        n_ways: int = 5,
+        steps: int = 50,
+        lr: float = 0.4,
+        hidden: int = 64,
+        random_state: Any = None,
+        device: str = "auto",
+    ) -> None:
         self.n_ways = n_ways
         self.steps = steps
         self.lr = lr
@@ -94,6 +115,3 @@ def untrained_protonet(image_shape: tuple[int, int, int], random_state: Any = No
         clf._init_modules()
     clf.model_.to(clf._device()).eval()
     return clf
-
-
-

@@ -1,4 +1,5 @@
 """Accuracy over many test tasks, reported the papers' way: mean and 95% CI."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -10,11 +11,27 @@ from metaaug.data.tasks import Task
 
 
 def mean_ci95(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
-    """Mean and 95% confidence half-width ``1.96 * std / sqrt(n)`` (population std)."""
-    arr = np.asarray(values, dtype=np.float64)
+    """Mean and the half-width of its 95% confidence interval.
+
+    The half-width is ``1.96 * s / sqrt(n)`` with ``s`` the *sample* standard
+    deviation (``ddof=1``, the unbiased variance), the normal approximation
+    the few-shot papers report. With one value the half-width is 0.
+
+    Parameters
+    ----------
+    values : sequence of float
+        Per-task accuracies, per-seed results, ...
+
+    Returns
+    -------
+    mean, ci95 : float
+    """
+    arr = np.asarray(values, dtype=np.float64).ravel()
     if arr.size == 0:
-        raise ValueError("cannot summarise an empty list of accuracies")
-    return float(arr.mean()), float(1.96 * arr.std() / np.sqrt(arr.size))
+        raise ValueError("cannot summarise an empty list of values")
+    if arr.size == 1:
+        return float(arr[0]), 0.0
+    return float(arr.mean()), float(1.96 * arr.std(ddof=1) / np.sqrt(arr.size))
 
 
 def check_tasks(tasks: Sequence[Task]) -> list[Task]:
@@ -32,8 +49,9 @@ def check_tasks(tasks: Sequence[Task]) -> list[Task]:
     return tasks
 
 
-def task_accuracies(predict: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
-                    tasks: Sequence[Task]) -> np.ndarray:
+def task_accuracies(
+    predict: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], tasks: Sequence[Task]
+) -> np.ndarray:
     """Per-task query accuracy of ``predict(support_x, support_y, query_x)``."""
     accs = []
     for task in check_tasks(tasks):

@@ -1,15 +1,18 @@
 """MAML (Finn et al., 2017) through learn2learn on the conv4 backbone."""
+
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from metaaug._compat import import_learn2learn
+from metaaug.constraints import Interval
 from metaaug.data.tasks import Task
 from metaaug.fewshot.adaptation import finetune_and_predict
-from metaaug.fewshot.base import FewShotClassifier
+from metaaug.fewshot.base import META_TRAINING_CONSTRAINTS, FewShotClassifier
 from metaaug.nets.conv4 import Conv4Classifier
 
 
@@ -49,19 +52,41 @@ class MAMLClassifier(FewShotClassifier):
     Evaluation adapts a copy of the meta-learned network with plain SGD (first
     order: no graph through the steps is needed at test time).
 
-    Differences from the paper
-    --------------------------
+    Differences from the paper:
+
     * Meta-batch 4 and inner lr 0.4 follow LASIUM's Omniglot tables rather than
       MAML's own (32 tasks per meta-batch), to fit a CPU budget.
     * The default ``n_iterations=1000`` is far shorter than the papers' 60000
       meta-updates; raise it (or ``max_time``) for paper-scale runs.
     """
 
-    def __init__(self, n_ways: int = 5, k_shot: int = 1, k_query: int = 15, n_iterations: int = 1000,
-                 meta_batch_size: int = 4, lr: float = 1e-3, inner_lr: float = 0.4, adaptation_steps: int = 5,
-                 eval_adaptation_steps: int = 50, first_order: bool = False, hidden: int = 64,
-                 max_time: float | None = None, verbose: bool = True, random_state: Any = None,
-                 device: str = "auto", warm_start: bool = False) -> None:
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **META_TRAINING_CONSTRAINTS,
+        "inner_lr": [Interval(Real, 0, None, closed="neither")],
+        "adaptation_steps": [Interval(Integral, 1, None)],
+        "eval_adaptation_steps": [Interval(Integral, 1, None)],
+        "first_order": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_ways: int = 5,
+        k_shot: int = 1,
+        k_query: int = 15,
+        n_iterations: int = 1000,
+        meta_batch_size: int = 4,
+        lr: float = 1e-3,
+        inner_lr: float = 0.4,
+        adaptation_steps: int = 5,
+        eval_adaptation_steps: int = 50,
+        first_order: bool = False,
+        hidden: int = 64,
+        max_time: float | None = None,
+        verbose: bool = True,
+        random_state: Any = None,
+        device: str = "auto",
+        warm_start: bool = False,
+    ) -> None:
         self.n_ways = n_ways
         self.k_shot = k_shot
         self.k_query = k_query
@@ -78,13 +103,6 @@ class MAMLClassifier(FewShotClassifier):
         self.random_state = random_state
         self.device = device
         self.warm_start = warm_start
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        if not self.inner_lr > 0:
-            raise ValueError(f"inner_lr must be > 0, got {self.inner_lr}")
-        if int(self.adaptation_steps) < 1 or int(self.eval_adaptation_steps) < 1:
-            raise ValueError("adaptation_steps and eval_adaptation_steps must be >= 1")
 
     def _build_modules(self) -> None:
         channels, height, _ = self.image_shape_
@@ -112,6 +130,7 @@ class MAMLClassifier(FewShotClassifier):
     def _predict_task(self, sx: torch.Tensor, sy: torch.Tensor, qx: torch.Tensor) -> torch.Tensor:
         n_ways = int(sy.max()) + 1
         if n_ways > self.n_ways:
-            raise ValueError(f"the support set has {n_ways} classes but the model was meta-trained "
-                             f"with n_ways={self.n_ways}")
+            raise ValueError(
+                f"the support set has {n_ways} classes but the model was meta-trained with n_ways={self.n_ways}"
+            )
         return finetune_and_predict(self.model_, sx, sy, qx, self.inner_lr, self.eval_adaptation_steps)

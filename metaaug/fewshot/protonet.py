@@ -1,21 +1,22 @@
 """Prototypical Networks (Snell et al., 2017) on the conv4 backbone."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from metaaug.data.images import as_images, check_image_shape
 from metaaug.data.tasks import Task
-from metaaug.fewshot.base import FewShotClassifier
+from metaaug.fewshot.base import META_TRAINING_CONSTRAINTS, FewShotClassifier
 from metaaug.fewshot.evaluation import check_tasks, mean_ci95
 from metaaug.nets.conv4 import Conv4
+from metaaug.nets.modes import eval_mode
 
 
-def prototype_logits(support: torch.Tensor, support_y: torch.Tensor, query: torch.Tensor,
-                     n_ways: int) -> torch.Tensor:
+def prototype_logits(support: torch.Tensor, support_y: torch.Tensor, query: torch.Tensor, n_ways: int) -> torch.Tensor:
     """Negative squared Euclidean distances from query features to class means."""
     one_hot = F.one_hot(support_y, n_ways).to(support.dtype)
     prototypes = (one_hot.T @ support) / one_hot.sum(0).unsqueeze(1)
@@ -54,10 +55,23 @@ class ProtoNetClassifier(FewShotClassifier):
     sampler is asked for (``n_ways``), as in LASIUM's tables.
     """
 
-    def __init__(self, n_ways: int = 5, k_shot: int = 1, k_query: int = 15, n_iterations: int = 2000,
-                 meta_batch_size: int = 4, lr: float = 1e-3, hidden: int = 64, max_time: float | None = None,
-                 verbose: bool = True, random_state: Any = None, device: str = "auto",
-                 warm_start: bool = False) -> None:
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = dict(META_TRAINING_CONSTRAINTS)
+
+    def __init__(
+        self,
+        n_ways: int = 5,
+        k_shot: int = 1,
+        k_query: int = 15,
+        n_iterations: int = 2000,
+        meta_batch_size: int = 4,
+        lr: float = 1e-3,
+        hidden: int = 64,
+        max_time: float | None = None,
+        verbose: bool = True,
+        random_state: Any = None,
+        device: str = "auto",
+        warm_start: bool = False,
+    ) -> None:
         self.n_ways = n_ways
         self.k_shot = k_shot
         self.k_query = k_query
@@ -84,8 +98,8 @@ class ProtoNetClassifier(FewShotClassifier):
         features = self.model_(images)
         n_support = [len(t.support_y) for t in tasks]
         n_query = [len(t.query_y) for t in tasks]
-        support_feats = features[:sum(n_support)].split(n_support)
-        query_feats = features[sum(n_support):].split(n_query)
+        support_feats = features[: sum(n_support)].split(n_support)
+        query_feats = features[sum(n_support) :].split(n_query)
         losses = [
             F.cross_entropy(prototype_logits(s, t.support_y, q, t.n_ways), t.query_y)
             for s, q, t in zip(support_feats, query_feats, tasks)
@@ -95,7 +109,7 @@ class ProtoNetClassifier(FewShotClassifier):
     def _predict_task(self, sx: torch.Tensor, sy: torch.Tensor, qx: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             features = self.model_(torch.cat([sx, qx]))
-            logits = prototype_logits(features[:len(sx)], sy, features[len(sx):], int(sy.max()) + 1)
+            logits = prototype_logits(features[: len(sx)], sy, features[len(sx) :], int(sy.max()) + 1)
         return logits.argmax(1)
 
     def embed(self, images: Any, batch_size: int = 1024) -> torch.Tensor:
@@ -104,10 +118,10 @@ class ProtoNetClassifier(FewShotClassifier):
         X = as_images(images, name="images")
         check_image_shape(X, self.image_shape_, name="images")
         device = self._device()
-        self.model_.eval()
-        with torch.no_grad():
-            return torch.cat([self.model_(X[i:i + batch_size].to(device)).cpu()
-                              for i in range(0, len(X), batch_size)])
+        with torch.no_grad(), eval_mode(self.model_):
+            return torch.cat(
+                [self.model_(X[i : i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)]
+            )
 
     def evaluate(self, tasks: Sequence[Task], chunk: int = 32) -> tuple[float, float]:
         """Mean query accuracy and 95% CI, embedding ``chunk`` tasks per forward pass."""
@@ -116,10 +130,9 @@ class ProtoNetClassifier(FewShotClassifier):
         check_image_shape(tasks[0].support_x, self.image_shape_, name="task images")
         accs = []
         device = self._device()
-        self.model_.eval()
-        with torch.no_grad():
+        with torch.no_grad(), eval_mode(self.model_):
             for start in range(0, len(tasks), chunk):
-                group = tasks[start:start + chunk]
+                group = tasks[start : start + chunk]
                 images = torch.cat([x for t in group for x in (t.support_x, t.query_x)]).to(device)
                 features = self.model_(images)
                 sizes = [n for t in group for n in (len(t.support_x), len(t.query_x))]

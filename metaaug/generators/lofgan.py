@@ -1,30 +1,37 @@
-"""LoFGAN: few-shot image generation by local fusion (Gu, Li, Gao, Shi; ICCV 2021)."""
+"""LoFGAN: few-shot image generation by local fusion (Gu, Li, Gao, Shi; ICCV 2021).
+
+The estimator; its training step and task sampler are in
+:mod:`metaaug.generators.lofgan_training`, the networks and the local fusion
+module in :mod:`metaaug.nets.lofgan`.
+"""
+
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from metaaug._random import RandomState, check_rng, draw_seed, torch_generator, torch_seeded
 from metaaug.base import MetaaugEstimator, TrainingBudget
-from metaaug.clustering import embed, kmeans_labels
+from metaaug.clustering import pseudo_labels
+from metaaug.constraints import Constraint, Interval, Options
 from metaaug.data.images import as_images, as_labels, check_image_shape
+from metaaug.generators.lofgan_training import LOSS_TERMS, ClassTaskSampler, keep_classes, lofgan_train_step
 from metaaug.nets.lofgan import (
+    PRESETS,
     FusionPlan,
     LoFGANDiscriminator,
     LoFGANGenerator,
     check_image_size,
     draw_fusion_plan,
     kaiming_init,
-    local_fusion_target,
-    n_fused_positions,
     preset_config,
 )
+from metaaug.nets.modes import eval_mode
 
 _GENERATE_CHUNK = 256
 
@@ -39,29 +46,20 @@ def from_tanh_range(images: torch.Tensor) -> torch.Tensor:
     return ((images + 1.0) * 0.5).clamp(0.0, 1.0)
 
 
-class _ClassTaskSampler:
-    """Batched k-shot tasks of one class each: a uniform class, ``k`` distinct images of it.
+class _Channels(Constraint):
+    """A non-empty sequence of ints >= 1."""
 
-    The official ``FSGDataset`` draws each task this way; here a whole batch is
-    drawn at once (random keys + argsort inside each class).
-    """
+    def is_satisfied_by(self, value: Any) -> bool:
+        if not isinstance(value, (tuple, list, np.ndarray)) or len(value) == 0:
+            return False
+        return all(Interval(Integral, 1, None).is_satisfied_by(v) for v in value)
 
-    def __init__(self, X: torch.Tensor, labels: torch.Tensor, k_shot: int) -> None:
-        order = torch.argsort(labels, stable=True)
-        self.images = X[order]
-        self.counts = torch.bincount(labels).to(X.device)
-        self.starts = torch.cumsum(self.counts, 0) - self.counts
-        self.k_shot = k_shot
+    def __str__(self) -> str:
+        return "a non-empty tuple of ints >= 1"
 
-    def sample(self, n_tasks: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(n_tasks, k, C, H, W)`` images and ``(n_tasks,)`` class ids (torch global RNG)."""
-        device = self.images.device
-        classes = torch.randint(len(self.counts), (n_tasks,), device=device)
-        counts = self.counts[classes]
-        keys = torch.rand(n_tasks, int(self.counts.max()), device=device)
-        keys = keys.masked_fill(torch.arange(keys.shape[1], device=device) >= counts.unsqueeze(1), 2.0)
-        offsets = keys.argsort(dim=1)[:, :self.k_shot]
-        return self.images[self.starts[classes].unsqueeze(1) + offsets], classes
+
+_POSITIVE_INT = Interval(Integral, 1, None)
+_NON_NEGATIVE = Interval(Real, 0, None)
 
 
 class LoFGAN(MetaaugEstimator):
@@ -105,9 +103,9 @@ class LoFGAN(MetaaugEstimator):
         channels, 2 blocks up to 64; trains on a 2-core CPU. Its grid is
         finer, relative to the image, than the paper's (1/2 of the image
         side against 1/16): with the paper's proportion (encoder 32-64-64,
-        7x7 at 28 px) 925 training steps left broken strokes on Omniglot
-        (class faithfulness 71.7%, FID 30.7) where the finer grid draws clean
-        ones (99.8%, FID 11.0); see ``docs/lofgan.md``.
+        7x7 at 28 px) a CPU budget left broken strokes on Omniglot where the
+        finer grid draws clean ones (measured in ``docs/lofgan.md``, "The
+        small preset's grid").
     gen_channels : tuple of int, optional
         Encoder channels, overriding the preset; the decoder mirrors them. Each
         entry after the first adds a stride-2 downsampling.
@@ -140,7 +138,7 @@ class LoFGAN(MetaaugEstimator):
         your own ``images -> (N, D)`` function.
     random_state : None, int or Generator
     device : str, default="auto"
-    verbose : bool, default=False
+    verbose : bool, default=True
         Show a progress bar.
 
     Attributes
@@ -157,11 +155,18 @@ class LoFGAN(MetaaugEstimator):
         Training steps done (each: one discriminator and one generator update).
     fit_time_ : float
         Seconds spent in the training loop.
-    history_ : dict of list of float
-        Per-step losses.
+    loss_curve_ : ndarray of shape (n_iter_,), float32
+        The generator's total loss per training step (``loss_terms_["loss_g"]``).
+    loss_terms_ : dict of str to ndarray of shape (n_iter_,), float32
+        Every loss term per step: the discriminator's total ``loss_d`` and its
+        hinge ``adv_d``, class ``cls_d`` and gradient-penalty ``gp`` terms; the
+        generator's total ``loss_g`` and its hinge ``adv_g``, class ``cls_g``
+        and local-reconstruction ``local`` terms (unweighted).
 
-    Differences from the paper
-    --------------------------
+    Notes
+    -----
+    Differences from the paper:
+
     * The base image is drawn per task, not once per batch (the official code
       uses one ``random.choice`` for the whole batch).
     * The ``"small"`` preset fuses on a grid half the image side (14x14 at
@@ -186,16 +191,57 @@ class LoFGAN(MetaaugEstimator):
     * Works with a batch of a single task (the official ``y.squeeze()`` breaks).
     * Images are [0, 1] at the interface, mapped to the official [-1, 1] inside.
     * Pseudo-labels (``y=None``) are an extension; the paper needs labels.
+
+    Measured quality, downstream gains and speed are in ``docs/lofgan.md``.
     """
 
-    def __init__(self, k_shot: int = 3, eta: float = 0.5, preset: str = "small",
-                 gen_channels: tuple[int, ...] | None = None, disc_channels: int | None = None,
-                 disc_blocks: int | None = None, disc_max_channels: int | None = None,
-                 meta_batch_size: int = 8, epochs: float = 2.0, max_time: float | None = None,
-                 lr: float = 1e-4, weight_decay: float = 1e-4, lambda_cls: float = 1.0,
-                 lambda_local: float = 0.5, lambda_gp: float = 10.0, n_clusters: int | str = "auto",
-                 embedding: str | Callable = "pca", random_state: RandomState = None,
-                 device: str = "auto", verbose: bool = False) -> None:
+    _parameter_constraints: ClassVar[dict[str, Sequence[Any]]] = {
+        "k_shot": [Interval(Integral, 2, None)],
+        "eta": [Interval(Real, 0, 1, closed="right")],
+        "preset": [Options(*PRESETS)],
+        "gen_channels": [None, _Channels()],
+        "disc_channels": [None, _POSITIVE_INT],
+        "disc_blocks": [None, Interval(Integral, 0, None)],
+        "disc_max_channels": [None, _POSITIVE_INT],
+        "meta_batch_size": [_POSITIVE_INT],
+        "epochs": [Interval(Real, 0, None, closed="neither")],
+        "max_time": [None, Interval(Real, 0, None, closed="neither")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [_NON_NEGATIVE],
+        "lambda_cls": [_NON_NEGATIVE],
+        "lambda_local": [_NON_NEGATIVE],
+        "lambda_gp": [_NON_NEGATIVE],
+        "n_clusters": [Options("auto"), Interval(Integral, 2, None)],
+        "embedding": [Options("pca", "ae"), "callable"],
+        "random_state": ["random_state"],
+        "device": ["device"],
+        "verbose": ["boolean"],
+    }
+    _renamed: ClassVar[dict[str, str]] = {"history_": "loss_terms_"}
+
+    def __init__(
+        self,
+        k_shot: int = 3,
+        eta: float = 0.5,
+        preset: str = "small",
+        gen_channels: tuple[int, ...] | None = None,
+        disc_channels: int | None = None,
+        disc_blocks: int | None = None,
+        disc_max_channels: int | None = None,
+        meta_batch_size: int = 8,
+        epochs: float = 2.0,
+        max_time: float | None = None,
+        lr: float = 1e-4,
+        weight_decay: float = 1e-4,
+        lambda_cls: float = 1.0,
+        lambda_local: float = 0.5,
+        lambda_gp: float = 10.0,
+        n_clusters: int | str = "auto",
+        embedding: str | Callable = "pca",
+        random_state: RandomState = None,
+        device: str = "auto",
+        verbose: bool = True,
+    ) -> None:
         self.k_shot = k_shot
         self.eta = eta
         self.preset = preset
@@ -219,67 +265,37 @@ class LoFGAN(MetaaugEstimator):
 
     # ----------------------------------------------------------------- config
     def _network_config(self) -> dict:
+        """The preset's network sizes, with the ones given as parameters replacing them."""
         config = preset_config(self.preset)
         for key in ("gen_channels", "disc_channels", "disc_blocks", "disc_max_channels"):
             value = getattr(self, key)
             if value is not None:
                 config[key] = tuple(int(v) for v in value) if key == "gen_channels" else int(value)
-        if len(config["gen_channels"]) < 1 or min(config["gen_channels"]) < 1:
-            raise ValueError(f"gen_channels must be positive ints, got {config['gen_channels']}")
-        if config["disc_channels"] < 1 or config["disc_blocks"] < 0 or config["disc_max_channels"] < 1:
-            raise ValueError("disc_channels and disc_max_channels must be >= 1 and disc_blocks >= 0")
         return config
-
-    def _validate_params(self) -> None:
-        if not isinstance(self.k_shot, (int, np.integer)) or self.k_shot < 2:
-            raise ValueError(f"k_shot must be an int >= 2 (a base and at least one reference), got {self.k_shot}")
-        n_fused_positions(self.eta, 1)
-        if not isinstance(self.meta_batch_size, (int, np.integer)) or self.meta_batch_size < 1:
-            raise ValueError(f"meta_batch_size must be an int >= 1, got {self.meta_batch_size}")
-        if not float(self.epochs) > 0:
-            raise ValueError(f"epochs must be > 0, got {self.epochs}")
-        if not float(self.lr) > 0 or float(self.weight_decay) < 0:
-            raise ValueError(f"lr must be > 0 and weight_decay >= 0, got {self.lr}, {self.weight_decay}")
-        for name in ("lambda_cls", "lambda_local", "lambda_gp"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        self._network_config()
 
     def _build_modules(self) -> None:
         config = self._network_config()
         channels = self.image_shape_[0]
         self.generator_ = LoFGANGenerator(channels, config["gen_channels"]).to(self._device())
         self.discriminator_ = LoFGANDiscriminator(
-            channels, len(self.classes_), config["disc_channels"], config["disc_blocks"],
-            config["disc_max_channels"]).to(self._device())
+            channels, len(self.classes_), config["disc_channels"], config["disc_blocks"], config["disc_max_channels"]
+        ).to(self._device())
 
     # ------------------------------------------------------------------ labels
-    def _pseudo_labels(self, X: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
-        if self.n_clusters == "auto":
-            n_clusters = max(2, len(X) // 20)
-        elif isinstance(self.n_clusters, (int, np.integer)):
-            n_clusters = int(self.n_clusters)
-        else:
-            raise ValueError(f"n_clusters must be an int or 'auto', got {self.n_clusters!r}")
-        embedding = self.embedding
-        if embedding == "ae":
-            embedding = _autoencoder_embedding(X, draw_seed(rng), self.device)
-        features = embed(X, embedding, random_state=draw_seed(rng))
-        return kmeans_labels(features, n_clusters, random_state=draw_seed(rng))
+    def _embedding(self, X: torch.Tensor, rng: np.random.Generator) -> str | Callable:
+        """``embedding``, with ``"ae"`` replaced by the encoder of a :class:`metaaug.AE` fitted on ``X``."""
+        if not isinstance(self.embedding, str) or self.embedding != "ae":
+            return self.embedding
+        from metaaug.generators.ae import AE
 
-    def _training_labels(self, X: torch.Tensor, y: Any, rng: np.random.Generator) -> np.ndarray:
-        labels = (self._pseudo_labels(X, rng) if y is None else as_labels(y, len(X)).numpy())
-        classes, counts = np.unique(labels, return_counts=True)
-        short = classes[counts < self.k_shot]
-        if len(short):
-            warnings.warn(f"{len(short)} of {len(classes)} classes have fewer than k_shot={self.k_shot} "
-                          "images and are skipped", UserWarning, stacklevel=3)
-        kept = classes[counts >= self.k_shot]
-        if len(kept) == 0:
-            raise ValueError(f"no class has k_shot={self.k_shot} images or more (largest class: "
-                             f"{int(counts.max())}); lower k_shot or pass more images per class")
-        self.classes_ = kept
-        return np.where(np.isin(labels, kept), labels, -1)
+        return AE(random_state=draw_seed(rng), device=self.device, verbose=False).fit(X).encode
+
+    def _labels(self, X: torch.Tensor, y: Any, rng: np.random.Generator) -> np.ndarray:
+        """``y`` as labels, or pseudo-labels of ``X`` when ``y`` is None."""
+        if y is not None:
+            return as_labels(y, len(X)).numpy()
+        n_clusters = None if self.n_clusters == "auto" else int(self.n_clusters)
+        return pseudo_labels(X, n_clusters, self._embedding(X, rng), random_state=rng).numpy()
 
     # --------------------------------------------------------------------- fit
     def fit(self, X: Any, y: Any = None) -> LoFGAN:
@@ -287,10 +303,10 @@ class LoFGAN(MetaaugEstimator):
         self._validate_params()
         X = as_images(X, min_count=2)
         rng = check_rng(self.random_state)
-        self.labels_ = self._training_labels(X, y, rng)
+        self.classes_, self.labels_ = keep_classes(self._labels(X, y, rng), int(self.k_shot))
         config = self._network_config()
         check_image_size(X.shape[2:], len(config["gen_channels"]) - 1, config["disc_blocks"])
-        self.image_shape_ = tuple(int(s) for s in X.shape[1:])
+        self.image_shape_ = (int(X.shape[1]), int(X.shape[2]), int(X.shape[3]))
         device = self._device()
         keep = torch.from_numpy(self.labels_ >= 0)
         class_ids = torch.from_numpy(np.searchsorted(self.classes_, self.labels_[keep.numpy()]))
@@ -299,20 +315,21 @@ class LoFGAN(MetaaugEstimator):
             self._init_modules()
             kaiming_init(self.generator_)
             kaiming_init(self.discriminator_)
-            sampler = _ClassTaskSampler(to_tanh_range(X[keep]).to(device), class_ids.to(device), int(self.k_shot))
+            sampler = ClassTaskSampler(to_tanh_range(X[keep]).to(device), class_ids.to(device), int(self.k_shot))
             self._train(sampler, n_steps)
         self.generator_.eval()
         self.discriminator_.eval()
         return self
 
-    def _train(self, sampler: _ClassTaskSampler, n_steps: int) -> None:
+    def _train(self, sampler: ClassTaskSampler, n_steps: int) -> None:
+        """Alternate discriminator and generator updates for ``n_steps`` (or ``max_time``)."""
         gen, disc = self.generator_, self.discriminator_
         gen_opt = torch.optim.Adam(gen.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         disc_opt = torch.optim.Adam(disc.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         gen.train()
         disc.train()
         half = n_steps // 2
-        history: dict[str, list[float]] = {}
+        history: dict[str, list[float]] = {key: [] for key in LOSS_TERMS}
         budget = TrainingBudget(n_steps, self.max_time, desc="LoFGAN", verbose=self.verbose)
         for step in budget:
             # the official schedule: constant, then linear decay to ~0 over the second half
@@ -321,14 +338,34 @@ class LoFGAN(MetaaugEstimator):
                 for group in opt.param_groups:
                     group["lr"] = lr
             seeds, classes = sampler.sample(int(self.meta_batch_size))
-            losses = lofgan_train_step(gen, disc, gen_opt, disc_opt, seeds, classes, float(self.eta),
-                                       float(self.lambda_cls), float(self.lambda_local), float(self.lambda_gp))
+            losses = lofgan_train_step(
+                gen,
+                disc,
+                gen_opt,
+                disc_opt,
+                seeds,
+                classes,
+                float(self.eta),
+                float(self.lambda_cls),
+                float(self.lambda_local),
+                float(self.lambda_gp),
+            )
             for key, value in losses.items():
-                history.setdefault(key, []).append(value)
+                history[key].append(value)
             budget.set_postfix(d=losses["loss_d"], g=losses["loss_g"], local=losses["local"])
         self.n_iter_ = budget.completed
         self.fit_time_ = budget.elapsed
-        self.history_ = history
+        self.loss_terms_: dict[str, np.ndarray] = {
+            key: np.asarray(values, dtype=np.float32) for key, values in history.items()
+        }
+        self.loss_curve_ = self.loss_terms_["loss_g"].copy()
+
+    def _restore_fitted(self, fitted: dict) -> None:
+        super()._restore_fitted(fitted)
+        # files saved before loss_curve_ existed hold lists under history_ (now loss_terms_)
+        self.loss_terms_ = {k: np.asarray(v, dtype=np.float32) for k, v in self.loss_terms_.items()}
+        if not hasattr(self, "loss_curve_"):
+            self.loss_curve_ = self.loss_terms_["loss_g"].copy()
 
     # ---------------------------------------------------------------- generate
     def generate(self, seeds: Any, n: int, random_state: RandomState = None) -> torch.Tensor:
@@ -350,87 +387,18 @@ class LoFGAN(MetaaugEstimator):
         grid = gen.feature_grid(self.image_shape_[1:])
         plan_rng = torch_generator(check_rng(random_state))
         plan = draw_fusion_plan(int(n), len(seeds), grid[0] * grid[1], float(self.eta), generator=plan_rng)
-        was_training = gen.training
-        gen.eval()
-        try:
-            with torch.no_grad():
-                features = gen.encoder(to_tanh_range(seeds.to(device)))
-                outputs = []
-                for start in range(0, int(n), _GENERATE_CHUNK):
-                    part = slice(start, start + _GENERATE_CHUNK)
-                    chunk = FusionPlan(plan.alpha[part].to(device), plan.base_index[part].to(device),
-                                       plan.base_positions[part].to(device))
-                    batch = features.unsqueeze(0).expand(len(chunk.alpha), *features.shape)
-                    images, _ = gen.fuse_and_decode(batch, chunk, self.image_shape_[1:])
-                    outputs.append(from_tanh_range(images))
-        finally:
-            gen.train(was_training)
+        outputs = []
+        with eval_mode(gen), torch.no_grad():
+            features = gen.encoder(to_tanh_range(seeds.to(device)))
+            for start in range(0, int(n), _GENERATE_CHUNK):
+                part = slice(start, start + _GENERATE_CHUNK)
+                chunk = FusionPlan(
+                    plan.alpha[part].to(device), plan.base_index[part].to(device), plan.base_positions[part].to(device)
+                )
+                batch = features.unsqueeze(0).expand(len(chunk.alpha), *features.shape)
+                images, _ = gen.fuse_and_decode(batch, chunk, self.image_shape_[1:])
+                outputs.append(from_tanh_range(images))
         return torch.cat(outputs).cpu()
-
-
-def lofgan_train_step(gen: LoFGANGenerator, disc: LoFGANDiscriminator, gen_opt: torch.optim.Optimizer,
-                      disc_opt: torch.optim.Optimizer, seeds: torch.Tensor, classes: torch.Tensor, eta: float,
-                      lambda_cls: float = 1.0, lambda_local: float = 0.5, lambda_gp: float = 10.0
-                      ) -> dict[str, float]:
-    """One discriminator update then one generator update on a batch of tasks.
-
-    ``seeds``: ``(B, k, C, H, W)`` in [-1, 1]; ``classes``: ``(B,)`` class ids.
-    Fresh fusion plans are drawn (torch global RNG) for each update, as the
-    official code runs the generator once per update.
-    """
-    n_tasks, k = seeds.shape[:2]
-    grid = gen.feature_grid(seeds.shape[-2:])
-    n_positions = grid[0] * grid[1]
-
-    # discriminator: hinge (real + fake) + class CE on reals + gradient penalty on reals
-    real = seeds.reshape(n_tasks * k, *seeds.shape[2:]).detach().requires_grad_(True)
-    real_classes = classes.repeat_interleave(k)
-    disc_opt.zero_grad(set_to_none=True)
-    adv_real, class_real = disc(real)
-    true_logit = class_real.gather(1, real_classes.unsqueeze(1)).mean()
-    (grad_real,) = torch.autograd.grad(true_logit, real, create_graph=True)
-    penalty = grad_real.pow(2).sum() / len(real)
-    loss_cls_d = F.cross_entropy(class_real, real_classes)
-    with torch.no_grad():
-        fake = gen(seeds, draw_fusion_plan(n_tasks, k, n_positions, eta, seeds.device))[0]
-    adv_fake, _ = disc(fake)
-    loss_adv_d = F.relu(1.0 - adv_real).mean() + F.relu(1.0 + adv_fake).mean()
-    loss_d = loss_adv_d + lambda_cls * loss_cls_d + lambda_gp * penalty
-    loss_d.backward()
-    disc_opt.step()
-
-    # generator: hinge + class CE on fakes + local reconstruction
-    gen_opt.zero_grad(set_to_none=True)
-    disc.requires_grad_(False)
-    try:
-        plan = draw_fusion_plan(n_tasks, k, n_positions, eta, seeds.device)
-        fake, ref_positions = gen(seeds, plan)
-        target = local_fusion_target(seeds, grid, plan, ref_positions)
-        loss_local = F.l1_loss(F.interpolate(fake, size=grid, mode="nearest"), target)
-        adv_fake, class_fake = disc(fake)
-        loss_adv_g = -adv_fake.mean()
-        loss_cls_g = F.cross_entropy(class_fake, classes)
-        loss_g = loss_adv_g + lambda_cls * loss_cls_g + lambda_local * loss_local
-        loss_g.backward()
-    finally:
-        disc.requires_grad_(True)
-    gen_opt.step()
-    losses = {"loss_d": loss_d, "adv_d": loss_adv_d, "cls_d": loss_cls_d, "gp": penalty,
-              "loss_g": loss_g, "adv_g": loss_adv_g, "cls_g": loss_cls_g, "local": loss_local}
-    return {key: value.item() for key, value in losses.items()}
-
-
-def _autoencoder_embedding(X: torch.Tensor, seed: int, device: str) -> Callable[[torch.Tensor], Any]:
-    """Fit metaaug's AE on ``X`` and return its encoder as an embedding function."""
-    try:
-        from metaaug.generators.autoencoders import AE
-    except ImportError as err:
-        raise ValueError("embedding='ae' needs metaaug.AE, which is not available; use 'pca'") from err
-    ae = AE(random_state=seed, device=device, verbose=False).fit(X)
-    for name in ("transform", "embed", "encode"):
-        if hasattr(ae, name):
-            return getattr(ae, name)
-    raise ValueError("metaaug.AE exposes no transform/embed/encode method to embed images with")
 
 
 __all__ = ["LoFGAN", "from_tanh_range", "lofgan_train_step", "to_tanh_range"]

@@ -7,6 +7,7 @@ distance between the features of same-class generated images
 (:func:`feature_diversity`). :func:`pairwise_diversity` takes any pairwise
 distance, e.g. an LPIPS module the user built from local weights.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -53,16 +54,16 @@ def feature_diversity(features: Any, labels: Any) -> float:
 
 def _per_class_sets(generated: Sequence[Any]) -> list[torch.Tensor]:
     if isinstance(generated, torch.Tensor) or not isinstance(generated, Sequence):
-        raise ValueError(
-            f"generated must be a list with one image tensor per class, got {type(generated).__name__}"
-        )
+        raise ValueError(f"generated must be a list with one image tensor per class, got {type(generated).__name__}")
     sets = [as_images(images, name=f"generated[{i}]", min_count=2) for i, images in enumerate(generated)]
     if not sets:
         raise ValueError("generated holds no class")
     for i, images in enumerate(sets):
         if tuple(images.shape[1:]) != tuple(sets[0].shape[1:]):
-            raise ValueError(f"generated[{i}] has images of shape {tuple(images.shape[1:])}, "
-                             f"generated[0] has {tuple(sets[0].shape[1:])}")
+            raise ValueError(
+                f"generated[{i}] has images of shape {tuple(images.shape[1:])}, "
+                f"generated[0] has {tuple(sets[0].shape[1:])}"
+            )
     return sets
 
 
@@ -73,13 +74,15 @@ def diversity(embed: Embedder, generated: Sequence[Any], batch_size: int = 512) 
     """
     sets = _per_class_sets(generated)
     labels = torch.cat([torch.full((len(s),), i) for i, s in enumerate(sets)])
-    return feature_diversity(compute_features(embed, torch.cat(sets), batch_size=batch_size,
-                                              name="generated"), labels)
+    return feature_diversity(compute_features(embed, torch.cat(sets), batch_size=batch_size, name="generated"), labels)
 
 
-def pairwise_diversity(distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                       generated: Sequence[Any], max_pairs: int = 50,
-                       random_state: RandomState = 0) -> float:
+def pairwise_diversity(
+    distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    generated: Sequence[Any],
+    max_pairs: int = 50,
+    random_state: RandomState = 0,
+) -> float:
     """Mean ``distance(a, b)`` over random distinct same-class pairs (LPIPS diversity).
 
     Parameters
@@ -124,7 +127,6 @@ def nearest_seed_distance(generated: Any, seeds: Any) -> torch.Tensor:
     generated = as_images(generated, name="generated")
     seeds = as_images(seeds, name="seeds")
     if tuple(generated.shape[1:]) != tuple(seeds.shape[1:]):
-        raise ValueError(f"generated images have shape {tuple(generated.shape[1:])}, "
-                         f"seeds {tuple(seeds.shape[1:])}")
+        raise ValueError(f"generated images have shape {tuple(generated.shape[1:])}, seeds {tuple(seeds.shape[1:])}")
     distances = torch.cdist(generated.flatten(1).double(), seeds.flatten(1).double(), p=1)
     return (distances.min(1).values / generated[0].numel()).float()

@@ -6,6 +6,7 @@ augmenter, part of every batch (half by default) is generated from same-class
 seeds with the label kept. The score is test accuracy over several seeds with a
 95% confidence interval, so augmenters can be ranked against "no augmentation".
 """
+
 from __future__ import annotations
 
 import math
@@ -20,22 +21,14 @@ from metaaug._random import RandomState, check_rng, draw_seed, torch_seeded
 from metaaug.base import resolve_device
 from metaaug.data.adapters import AugmentedDataset
 from metaaug.data.images import as_images, as_labels
+from metaaug.fewshot.evaluation import mean_ci95
 from metaaug.nets.conv4 import Conv4Classifier
 from metaaug.nets.layout import to_channels_last
 
 
-def mean_ci95(values: Any) -> tuple[float, float]:
-    """Mean and 95% CI half-width ``1.96 * std / sqrt(n)`` (sample std, ``ddof=1``)."""
-    values = np.asarray(values, dtype=np.float64).ravel()
-    if values.size == 0:
-        raise ValueError("mean_ci95 needs at least one value")
-    if values.size == 1:
-        return float(values[0]), 0.0
-    return float(values.mean()), float(1.96 * values.std(ddof=1) / math.sqrt(values.size))
-
-
-def labeled_split(X: Any, y: Any, n_labeled: int, random_state: RandomState = None
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def labeled_split(
+    X: Any, y: Any, n_labeled: int, random_state: RandomState = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Split each class into ``n_labeled`` training images and the rest for testing.
 
     Returns ``(X_train, y_train, X_test, y_test)``. Every class needs more than
@@ -48,8 +41,7 @@ def labeled_split(X: Any, y: Any, n_labeled: int, random_state: RandomState = No
     classes, counts = torch.unique(y, return_counts=True)
     if int(counts.min()) <= n_labeled:
         small = int(classes[counts.argmin()])
-        raise ValueError(f"class {small} has {int(counts.min())} images; n_labeled={n_labeled} "
-                         "leaves none for testing")
+        raise ValueError(f"class {small} has {int(counts.min())} images; n_labeled={n_labeled} leaves none for testing")
     rng = check_rng(random_state)
     # a random key per image, ranked within its class: the n_labeled lowest go to training
     keys = rng.random(len(y))
@@ -63,28 +55,43 @@ def labeled_split(X: Any, y: Any, n_labeled: int, random_state: RandomState = No
     return X[train], y[train], X[~train], y[~train]
 
 
-def _accuracy(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, device: torch.device,
-              batch_size: int = 512) -> float:
+def _accuracy(
+    model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, device: torch.device, batch_size: int = 512
+) -> float:
     was_training = model.training
     model.eval()
     correct = 0
     with torch.no_grad():
         for start in range(0, len(X), batch_size):
-            logits = model(X[start:start + batch_size].to(device))
-            correct += int((logits.argmax(1).cpu() == y[start:start + batch_size]).sum())
+            logits = model(X[start : start + batch_size].to(device))
+            correct += int((logits.argmax(1).cpu() == y[start : start + batch_size]).sum())
     model.train(was_training)
     return correct / len(X)
 
 
-def _train_one_seed(augmenter: Any, X_train: torch.Tensor, y_train: torch.Tensor, X_test: torch.Tensor,
-                    y_test: torch.Tensor, n_classes: int, ratio: float, epochs: int, batch_size: int,
-                    lr: float, hidden: int, generate_kwargs: dict, refresh_every: int, seed: int,
-                    device: torch.device) -> float:
+def _train_one_seed(
+    augmenter: Any,
+    X_train: torch.Tensor,
+    y_train: torch.Tensor,
+    X_test: torch.Tensor,
+    y_test: torch.Tensor,
+    n_classes: int,
+    ratio: float,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    hidden: int,
+    generate_kwargs: dict,
+    refresh_every: int,
+    seed: int,
+    device: torch.device,
+) -> float:
     rng = check_rng(seed)
     augmented = None
     if augmenter is not None and ratio > 0:
-        augmented = AugmentedDataset((X_train, y_train), augmenter, ratio=ratio,
-                                     generate_kwargs=generate_kwargs, random_state=draw_seed(rng))
+        augmented = AugmentedDataset(
+            (X_train, y_train), augmenter, ratio=ratio, generate_kwargs=generate_kwargs, random_state=draw_seed(rng)
+        )
         n_real_batch = max(1, int(round(batch_size * (1 - ratio))))
     else:
         n_real_batch = batch_size
@@ -100,10 +107,10 @@ def _train_one_seed(augmenter: Any, X_train: torch.Tensor, y_train: torch.Tensor
         for epoch in range(epochs):
             if augmented is not None and refresh_every > 0 and epoch > 0 and epoch % refresh_every == 0:
                 augmented.refresh()
-            fake_x, fake_y = augmented.generated if augmented is not None else (None, None)
+            fake_x, fake_y = augmented.generated if augmented is not None else (X_train[:0], y_train[:0])
             for step in range(steps_per_epoch):
                 offset = (epoch * steps_per_epoch + step) * n_real_batch
-                idx = real_stream[offset:offset + n_real_batch]
+                idx = real_stream[offset : offset + n_real_batch]
                 xb, yb = X_train[idx], y_train[idx]
                 if n_fake_batch > 0 and len(fake_x) > 0:
                     pick = torch.randint(len(fake_x), (n_fake_batch,))
@@ -116,11 +123,23 @@ def _train_one_seed(augmenter: Any, X_train: torch.Tensor, y_train: torch.Tensor
         return _accuracy(model, X_test, y_test, device)
 
 
-def downstream_accuracy(augmenter: Any, X_train: Any, y_train: Any, X_test: Any, y_test: Any,
-                        n_seeds: int = 5, ratio: float = 0.5, epochs: int = 30, batch_size: int = 64,
-                        lr: float = 1e-3, hidden: int = 32, generate_kwargs: dict | None = None,
-                        refresh_every: int = 1, random_state: RandomState = None,
-                        device: str | torch.device = "auto") -> dict[str, Any]:
+def downstream_accuracy(
+    augmenter: Any,
+    X_train: Any,
+    y_train: Any,
+    X_test: Any,
+    y_test: Any,
+    n_seeds: int = 5,
+    ratio: float = 0.5,
+    epochs: int = 30,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    hidden: int = 32,
+    generate_kwargs: dict | None = None,
+    refresh_every: int = 1,
+    random_state: RandomState = None,
+    device: str | torch.device = "auto",
+) -> dict[str, Any]:
     """Test accuracy of a conv classifier trained on few labeled images, with an augmenter.
 
     For each of ``n_seeds`` runs, a fresh :class:`~metaaug.nets.Conv4Classifier`
@@ -167,8 +186,9 @@ def downstream_accuracy(augmenter: Any, X_train: Any, y_train: Any, X_test: Any,
     X_test = as_images(X_test, name="X_test")
     y_test = as_labels(y_test, len(X_test), name="y_test")
     if X_train.shape[1:] != X_test.shape[1:]:
-        raise ValueError(f"X_train images are {tuple(X_train.shape[1:])} but X_test images are "
-                         f"{tuple(X_test.shape[1:])}")
+        raise ValueError(
+            f"X_train images are {tuple(X_train.shape[1:])} but X_test images are {tuple(X_test.shape[1:])}"
+        )
     if int(n_seeds) < 1:
         raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
     if not 0.0 <= float(ratio) < 1.0:
@@ -194,12 +214,32 @@ def downstream_accuracy(augmenter: Any, X_train: Any, y_train: Any, X_test: Any,
     run_seeds = [draw_seed(rng) for _ in range(int(n_seeds))]
     start = time.perf_counter()
     per_seed = [
-        _train_one_seed(augmenter, X_train, y_train_idx, X_test, y_test_idx, len(classes), float(ratio),
-                        int(epochs), int(batch_size), float(lr), int(hidden), dict(generate_kwargs or {}),
-                        int(refresh_every), seed, dev)
+        _train_one_seed(
+            augmenter,
+            X_train,
+            y_train_idx,
+            X_test,
+            y_test_idx,
+            len(classes),
+            float(ratio),
+            int(epochs),
+            int(batch_size),
+            float(lr),
+            int(hidden),
+            dict(generate_kwargs or {}),
+            int(refresh_every),
+            seed,
+            dev,
+        )
         for seed in run_seeds
     ]
     mean, ci95 = mean_ci95(per_seed)
     std = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
-    return {"mean": mean, "ci95": ci95, "std": std, "per_seed": per_seed, "n_seeds": len(per_seed),
-            "seconds": time.perf_counter() - start}
+    return {
+        "mean": mean,
+        "ci95": ci95,
+        "std": std,
+        "per_seed": per_seed,
+        "n_seeds": len(per_seed),
+        "seconds": time.perf_counter() - start,
+    }

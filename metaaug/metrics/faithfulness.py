@@ -1,4 +1,5 @@
 """Faithfulness of generated images: to their class and to the novel domain."""
+
 from __future__ import annotations
 
 import warnings
@@ -16,9 +17,7 @@ from metaaug.metrics.features import Embedder, as_features, compute_features
 
 def _class_sets(sets: Any, name: str) -> list[torch.Tensor]:
     if isinstance(sets, torch.Tensor) or not isinstance(sets, Sequence):
-        raise ValueError(
-            f"{name} must be a list with one image tensor per class, got {type(sets).__name__}"
-        )
+        raise ValueError(f"{name} must be a list with one image tensor per class, got {type(sets).__name__}")
     return [as_images(images, name=f"{name}[{i}]") for i, images in enumerate(sets)]
 
 
@@ -45,8 +44,9 @@ def _stacked(sets: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(sets), labels
 
 
-def prototype_predictions(embed: Embedder, seeds: Sequence[Any], generated: Sequence[Any],
-                          batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+def prototype_predictions(
+    embed: Embedder, seeds: Sequence[Any], generated: Sequence[Any], batch_size: int = 512
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Nearest-prototype class of every generated image, and its true class.
 
     Returns ``(predicted, target)``: int64 tensors over the generated images
@@ -73,8 +73,10 @@ def nearest_prototype(seed_features: Any, seed_labels: Any, features: Any) -> to
     features = as_features(features, "features")
     labels = as_labels(seed_labels, len(seed_features), name="seed_labels")
     if seed_features.ndim != 2 or features.ndim != 2 or seed_features.shape[1] != features.shape[1]:
-        raise ValueError(f"seed_features {tuple(seed_features.shape)} and features {tuple(features.shape)} "
-                         "must be (N, D) sets of the same width")
+        raise ValueError(
+            f"seed_features {tuple(seed_features.shape)} and features {tuple(features.shape)} "
+            "must be (N, D) sets of the same width"
+        )
     n_classes = int(labels.max()) + 1 if len(labels) else 0
     counts = torch.bincount(labels, minlength=n_classes)
     if n_classes < 2 or bool((counts == 0).any()) or int(labels.min()) < 0:
@@ -86,8 +88,9 @@ def nearest_prototype(seed_features: Any, seed_labels: Any, features: Any) -> to
     return torch.cdist(features, prototypes).argmin(1)
 
 
-def prototype_faithfulness(embed: Embedder, seeds: Sequence[Any], generated: Sequence[Any],
-                           batch_size: int = 512) -> float:
+def prototype_faithfulness(
+    embed: Embedder, seeds: Sequence[Any], generated: Sequence[Any], batch_size: int = 512
+) -> float:
     """Share of generated images whose nearest class prototype is their own class.
 
     Each class's prototype is the mean embedded seed (Prototypical Networks);
@@ -137,8 +140,9 @@ def _fitted_predict(estimator: BaseEstimator, features: Any) -> np.ndarray:
         raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' first.")
     array = _feature_array(features, "features")
     if array.shape[1] != estimator.n_features_:
-        raise ValueError(f"features have {array.shape[1]} dimensions, the classifier was fitted on "
-                         f"{estimator.n_features_}")
+        raise ValueError(
+            f"features have {array.shape[1]} dimensions, the classifier was fitted on {estimator.n_features_}"
+        )
     return estimator.model_.predict(array)
 
 
@@ -190,8 +194,9 @@ class DomainClassifier(BaseEstimator):
         repeat_novel = max(1, round(len(train) / len(novel)))
         X = np.concatenate([np.repeat(train, repeat_train, 0), np.repeat(novel, repeat_novel, 0)])
         y = np.r_[np.zeros(len(train) * repeat_train, dtype=int), np.ones(len(novel) * repeat_novel, dtype=int)]
-        mlp = MLPClassifier((int(self.hidden),), alpha=self.alpha, max_iter=int(self.max_iter),
-                            random_state=self.random_state)
+        mlp = MLPClassifier(
+            (int(self.hidden),), alpha=self.alpha, max_iter=int(self.max_iter), random_state=self.random_state
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.model_ = make_pipeline(StandardScaler(), mlp).fit(X, y)
@@ -246,8 +251,14 @@ class SeedClassClassifier(BaseEstimator):
         return float((predicted == labels).mean())
 
 
-def domain_misclassification(embed: Embedder, train_images: Any, novel_images: Any, generated: Any,
-                             batch_size: int = 512, **classifier_params: Any) -> float:
+def domain_misclassification(
+    embed: Embedder,
+    train_images: Any,
+    novel_images: Any,
+    generated: Any,
+    batch_size: int = 512,
+    **classifier_params: Any,
+) -> float:
     """Fit a :class:`DomainClassifier` on real images and score ``generated`` with it.
 
     ``train_images``: real images of the training classes; ``novel_images``:
@@ -261,17 +272,22 @@ def domain_misclassification(embed: Embedder, train_images: Any, novel_images: A
     generated = as_images(generated, name="generated")
     for name, images in (("novel_images", novel), ("generated", generated)):
         if tuple(images.shape[1:]) != tuple(train.shape[1:]):
-            raise ValueError(f"{name} have shape (C, H, W) = {tuple(images.shape[1:])} but train_images "
-                             f"have {tuple(train.shape[1:])}")
+            raise ValueError(
+                f"{name} have shape (C, H, W) = {tuple(images.shape[1:])} but train_images "
+                f"have {tuple(train.shape[1:])}"
+            )
     classifier = DomainClassifier(**classifier_params).fit(
         compute_features(embed, train, batch_size=batch_size, name="train_images"),
-        compute_features(embed, novel, batch_size=batch_size, name="novel_images"))
-    return classifier.misclassification_rate(compute_features(embed, generated, batch_size=batch_size,
-                                                              name="generated"))
+        compute_features(embed, novel, batch_size=batch_size, name="novel_images"),
+    )
+    return classifier.misclassification_rate(
+        compute_features(embed, generated, batch_size=batch_size, name="generated")
+    )
 
 
-def class_faithfulness(embed: Embedder, real: Sequence[Any], generated: Sequence[Any],
-                       batch_size: int = 512, **classifier_params: Any) -> float:
+def class_faithfulness(
+    embed: Embedder, real: Sequence[Any], generated: Sequence[Any], batch_size: int = 512, **classifier_params: Any
+) -> float:
     """Accuracy of a classifier trained on real novel images at labelling generated ones.
 
     ``real[c]`` and ``generated[c]`` are the real images of class ``c`` (>= 1,
@@ -283,14 +299,26 @@ def class_faithfulness(embed: Embedder, real: Sequence[Any], generated: Sequence
     real_images, real_labels = _stacked(real_sets)
     generated_images, generated_labels = _stacked(generated_sets)
     classifier = SeedClassClassifier(**classifier_params).fit(
-        compute_features(embed, real_images, batch_size=batch_size, name="real"), real_labels)
-    return classifier.accuracy(compute_features(embed, generated_images, batch_size=batch_size,
-                                                name="generated"), generated_labels)
+        compute_features(embed, real_images, batch_size=batch_size, name="real"), real_labels
+    )
+    return classifier.accuracy(
+        compute_features(embed, generated_images, batch_size=batch_size, name="generated"), generated_labels
+    )
 
 
-def fit_prototype_judge(X: Any, y: Any, soften: bool = True, n_ways: int = 20, k_shot: int = 2, k_query: int = 5,
-                        max_time: float | None = 600.0, n_iterations: int = 100_000, random_state: int = 0,
-                        verbose: bool = False, rotated_classes: bool = False) -> Any:
+def fit_prototype_judge(
+    X: Any,
+    y: Any,
+    soften: bool = True,
+    n_ways: int = 20,
+    k_shot: int = 2,
+    k_query: int = 5,
+    max_time: float | None = 600.0,
+    n_iterations: int = 100_000,
+    random_state: int = 0,
+    verbose: bool = False,
+    rotated_classes: bool = False,
+) -> Any:
     """The ProtoNets embedding that judges :func:`prototype_faithfulness`, trained on labeled images.
 
     A :class:`metaaug.fewshot.ProtoNetClassifier` (conv4) meta-trained on
@@ -334,7 +362,14 @@ def fit_prototype_judge(X: Any, y: Any, soften: bool = True, n_ways: int = 20, k
     sampler: Any = LabeledTaskSampler(X, y)
     if soften:
         sampler = TransformedTaskSampler(sampler, soften_strokes)
-    judge = ProtoNetClassifier(n_ways=n_ways, k_shot=k_shot, k_query=k_query, meta_batch_size=2,
-                               n_iterations=n_iterations, max_time=max_time, verbose=verbose,
-                               random_state=random_state)
+    judge = ProtoNetClassifier(
+        n_ways=n_ways,
+        k_shot=k_shot,
+        k_query=k_query,
+        meta_batch_size=2,
+        n_iterations=n_iterations,
+        max_time=max_time,
+        verbose=verbose,
+        random_state=random_state,
+    )
     return judge.fit(sampler)

@@ -4,8 +4,9 @@ Every metric in :mod:`metaaug.metrics` compares images in a feature space. The
 papers use ImageNet networks (Inception-v3 for FID, AlexNet for LPIPS) that
 are downloaded at run time; here the default space is a conv4 classifier
 trained inside the library on the *training* classes
-(:class:`DomainFeatureExtractor`), saved once and reused through
-:func:`domain_feature_extractor` so every run compares in the same space.
+(:class:`DomainFeatureExtractor`). Fit it once, save it and load it again
+(``extractor.save(path)`` / ``metaaug.load(path)``) so every comparison uses
+the same space.
 
 An ``embed`` argument anywhere in this package may be
 
@@ -17,26 +18,28 @@ An ``embed`` argument anywhere in this package may be
 :func:`compute_features` runs it in batches, without gradients and with
 modules in eval mode (their previous mode restored).
 """
+
 from __future__ import annotations
 
-import fcntl
-import os
 import time
-import warnings
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Union
+from collections.abc import Callable, Sequence
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from metaaug._random import RandomState, check_rng, torch_seeded
+from metaaug.augment import random_shift
 from metaaug.base import MetaaugEstimator, TrainingBudget
+from metaaug.constraints import Interval
 from metaaug.data.images import as_images, as_labels, check_image_shape
 from metaaug.nets.conv4 import Conv4Classifier
+from metaaug.nets.layout import to_channels_last
+from metaaug.nets.modes import eval_mode
 
-Embedder = Union[Callable[[torch.Tensor], torch.Tensor], Any]
+Embedder = Callable[[torch.Tensor], torch.Tensor] | Any
 
 
 def _embed_function(embed: Embedder) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -54,14 +57,13 @@ def _embed_function(embed: Embedder) -> Callable[[torch.Tensor], torch.Tensor]:
 def _module_device(module: nn.Module) -> torch.device | None:
     for tensor in module.parameters():
         return tensor.device
-    for tensor in module.buffers():
-        return tensor.device
+    for buffer in module.buffers():
+        return buffer.device
     return None
 
 
 @torch.no_grad()
-def compute_features(embed: Embedder, images: Any, *, batch_size: int = 512,
-                     name: str = "images") -> torch.Tensor:
+def compute_features(embed: Embedder, images: Any, *, batch_size: int = 512, name: str = "images") -> torch.Tensor:
     """Embed ``images`` in batches; returns float32 CPU features ``(N, D)``.
 
     Parameters
@@ -80,23 +82,17 @@ def compute_features(embed: Embedder, images: Any, *, batch_size: int = 512,
     images = as_images(images, name=name)
     function = _embed_function(embed)
     module = function if isinstance(function, nn.Module) else None
-    was_training = module.training if module is not None else False
     device = _module_device(module) if module is not None else None
-    if module is not None:
-        module.eval()
-    try:
-        chunks = []
+    chunks = []
+    with eval_mode(module):
         for start in range(0, len(images), int(batch_size)):
-            batch = images[start:start + int(batch_size)]
+            batch = images[start : start + int(batch_size)]
             if device is not None:
                 batch = batch.to(device)
             features = function(batch)
             if not isinstance(features, torch.Tensor):
                 features = torch.as_tensor(np.asarray(features))
             chunks.append(features.detach().float().reshape(len(batch), -1).cpu())
-    finally:
-        if module is not None:
-            module.train(was_training)
     features = torch.cat(chunks)
     if not bool(torch.isfinite(features).all()):
         raise ValueError(f"the feature map returned NaN or infinite features for {name}")
@@ -155,33 +151,66 @@ class DomainFeatureExtractor(MetaaugEstimator):
     epochs : int, default=8
         Passes over the training images.
     batch_size : int, default=64
+        Images per optimisation step.
     lr : float, default=1e-3
         Adam learning rate.
     max_shift : int, default=2
         Random translation of up to this many pixels per training image
-        (zero-padded), so the features do not key on exact positions.
+        (zero-padded, :func:`metaaug.augment.random_shift`), so the features
+        do not key on exact positions.
     max_time : float or None, default=None
         Stop after this many seconds.
     random_state : int, Generator or None, default=None
+        Seeds the initialisation, the batch order and the shifts.
     device : str, default="auto"
-    verbose : bool, default=False
-        Show a progress bar.
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    verbose : bool, default=True
+        Show a progress bar while fitting.
 
     Attributes
     ----------
     image_shape_ : tuple of int
+        ``(C, H, W)`` of the training images.
     n_classes_ : int
+        Number of training classes.
     network_ : Conv4Classifier
+        The trained classifier; ``network_.features`` is the embedding.
     n_features_ : int
+        Dimension of the features.
     train_accuracy_ : float
         Accuracy on the training images after fitting.
+    loss_curve_ : ndarray of float32, shape (n_iter_,)
+        Cross-entropy of each optimisation step.
+    n_iter_ : int
+        Optimisation steps done.
     fit_time_ : float
         Seconds spent in ``fit``.
     """
 
-    def __init__(self, hidden: int = 64, epochs: int = 8, batch_size: int = 64, lr: float = 1e-3,
-                 max_shift: int = 2, max_time: float | None = None, random_state: RandomState = None,
-                 device: str = "auto", verbose: bool = False) -> None:
+    _parameter_constraints: ClassVar[dict[str, Sequence[Any]]] = {
+        "hidden": [Interval(Integral, 1, None)],
+        "epochs": [Interval(Integral, 1, None)],
+        "batch_size": [Interval(Integral, 1, None)],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_shift": [Interval(Integral, 0, None)],
+        "max_time": [None, Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+        "device": ["device"],
+        "verbose": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        hidden: int = 64,
+        epochs: int = 8,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        max_shift: int = 2,
+        max_time: float | None = None,
+        random_state: RandomState = None,
+        device: str = "auto",
+        verbose: bool = True,
+    ) -> None:
         self.hidden = hidden
         self.epochs = epochs
         self.batch_size = batch_size
@@ -194,11 +223,27 @@ class DomainFeatureExtractor(MetaaugEstimator):
 
     def _build_modules(self) -> None:
         channels, size, _ = self.image_shape_
-        self.network_ = Conv4Classifier(self.n_classes_, in_channels=channels, hidden=self.hidden,
-                                        image_size=size).to(self._device())
+        self.network_ = Conv4Classifier(self.n_classes_, in_channels=channels, hidden=self.hidden, image_size=size).to(
+            self._device()
+        )
 
     def fit(self, X: Any, y: Any) -> DomainFeatureExtractor:
-        """Train on labeled images of the training classes."""
+        """Train on labeled images of the training classes.
+
+        Parameters
+        ----------
+        X : array-like
+            Square images of the training classes (any input
+            :func:`metaaug.data.as_images` accepts).
+        y : array-like of int
+            Their labels; at least 2 classes.
+
+        Returns
+        -------
+        DomainFeatureExtractor
+            ``self``, fitted.
+        """
+        self._validate_params()
         X = as_images(X, name="X", min_count=2)
         labels = as_labels(y, len(X), name="y")
         if X.shape[2] != X.shape[3]:
@@ -206,25 +251,21 @@ class DomainFeatureExtractor(MetaaugEstimator):
         classes, labels = torch.unique(labels, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(f"y must hold at least 2 classes, got {len(classes)}")
-        for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size)):
-            if int(value) < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if int(self.max_shift) < 0:
-            raise ValueError(f"max_shift must be >= 0, got {self.max_shift}")
         rng = check_rng(self.random_state)
         device = self._device()
-        self.image_shape_ = tuple(int(s) for s in X.shape[1:])
+        channels, height, width = (int(s) for s in X.shape[1:])
+        self.image_shape_ = (channels, height, width)
         self.n_classes_ = int(len(classes))
         start = time.perf_counter()
+        losses: list[float] = []
         with torch_seeded(rng):
             self._init_modules()
             network = self.network_
             optimiser = torch.optim.Adam(network.parameters(), lr=self.lr)
-            batches_per_epoch = -(-len(X) // int(self.batch_size))
-            budget = TrainingBudget(int(self.epochs) * batches_per_epoch, self.max_time,
-                                    desc="DomainFeatureExtractor", verbose=self.verbose)
+            batches_per_epoch = -(-len(X) // self.batch_size)
+            budget = TrainingBudget(
+                self.epochs * batches_per_epoch, self.max_time, desc="DomainFeatureExtractor", verbose=self.verbose
+            )
             X_device, labels_device = X.to(device), labels.to(device)
             order = torch.randperm(len(X), device=device)
             network.train()
@@ -232,18 +273,21 @@ class DomainFeatureExtractor(MetaaugEstimator):
                 position = step % batches_per_epoch
                 if position == 0:
                     order = torch.randperm(len(X), device=device)
-                index = order[position * int(self.batch_size):(position + 1) * int(self.batch_size)]
-                batch = _random_shift(X_device[index], int(self.max_shift))
+                index = order[position * self.batch_size : (position + 1) * self.batch_size]
+                batch = random_shift(X_device[index], int(self.max_shift))
                 loss = nn.functional.cross_entropy(network(batch), labels_device[index])
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
-                budget.set_postfix(loss=float(loss.detach()))
+                losses.append(float(loss.detach()))
+                budget.set_postfix(loss=losses[-1])
             network.eval()
         self.n_features_ = int(network.features.out_features)
         with torch.no_grad():
-            logits = torch.cat([network(X_device[i:i + 512]) for i in range(0, len(X), 512)])
+            logits = torch.cat([network(X_device[i : i + 512]) for i in range(0, len(X), 512)])
         self.train_accuracy_ = float((logits.argmax(1) == labels_device).float().mean())
+        self.loss_curve_ = np.asarray(losses, dtype=np.float32)
+        self.n_iter_ = budget.completed
         self.fit_time_ = time.perf_counter() - start
         return self
 
@@ -264,140 +308,17 @@ class DomainFeatureExtractor(MetaaugEstimator):
     def _forward(self, module: nn.Module, images: Any) -> torch.Tensor:
         images = as_images(images, name="images")
         check_image_shape(images, self.image_shape_, name="images")
-        was_training = module.training
-        module.eval()
         device = self._device()
         # channels-last batches of 128 run conv + max-pool about twice as fast on a CPU as NCHW batches of
         # 512 (measured on 28x28 Omniglot, 1 thread); the features are the same numbers
         batch_size = 128 if device.type == "cpu" else 1024
-        module.to(memory_format=torch.channels_last)
-        try:
-            return torch.cat([module(images[i:i + batch_size].to(device).contiguous(
-                memory_format=torch.channels_last)).float().cpu() for i in range(0, len(images), batch_size)])
-        finally:
-            module.train(was_training)
-
-
-def _random_shift(images: torch.Tensor, max_shift: int) -> torch.Tensor:
-    """Translate each image by up to ``max_shift`` pixels (zero fill), batched."""
-    if max_shift == 0:
-        return images
-    n, _, height, width = images.shape
-    padded = nn.functional.pad(images, (max_shift,) * 4)
-    offsets = torch.randint(0, 2 * max_shift + 1, (n, 2), device=images.device)
-    rows = (offsets[:, 0, None] + torch.arange(height, device=images.device))  # (n, H)
-    cols = (offsets[:, 1, None] + torch.arange(width, device=images.device))  # (n, W)
-    batch = torch.arange(n, device=images.device)[:, None, None]
-    # gather (n, C, H, W) from the padded images with per-image row/col offsets
-    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2).contiguous()
-
-
-def _load_cached(cache_path: Path, image_shape: tuple[int, ...], device: str | None) -> DomainFeatureExtractor:
-    try:
-        extractor = DomainFeatureExtractor.load(cache_path, device=device)
-    except RuntimeError as err:
-        raise _StaleCache(
-            f"the extractor cached at {cache_path} no longer matches metaaug's conv4 network "
-            f"({err}); delete the file to refit"
-        ) from err
-    if tuple(extractor.image_shape_) != tuple(image_shape):
-        raise ValueError(
-            f"the cached extractor at {cache_path} was fitted on images of shape "
-            f"{tuple(extractor.image_shape_)}, not {tuple(image_shape)}; delete it or pass another cache_path"
-        )
-    return extractor
-
-
-class _StaleCache(ValueError):
-    """A cached extractor whose network no longer matches the code."""
-
-
-def domain_feature_extractor(X_train: Any, y_train: Any, cache_path: str | Path | None = None,
-                             refit_stale: bool = False, **params: Any) -> DomainFeatureExtractor:
-    """Load the shared :class:`DomainFeatureExtractor` from ``cache_path``, or fit and save it.
-
-    Concurrent callers with the same ``cache_path`` fit once: a file lock makes
-    the others wait and load the result.
-
-    Parameters
-    ----------
-    X_train, y_train : array-like
-        Labeled images of the training classes (e.g. the dev split's training
-        alphabets).
-    cache_path : str or Path or None
-        Where the fitted extractor is saved; when the file exists it is loaded
-        instead of fitting again (``params`` are then ignored), so every run
-        uses the same feature space. ``None`` fits without saving.
-    refit_stale : bool, default=False
-        Refit and overwrite a cache whose network no longer matches metaaug's
-        conv4 (instead of raising ``ValueError``).
-    **params
-        Constructor parameters of :class:`DomainFeatureExtractor`
-        (``random_state`` defaults to 0 here, so fits are reproducible).
-
-    Raises
-    ------
-    ValueError
-        If a cached extractor was fitted on images of another shape, or (with
-        ``refit_stale=False``) no longer matches the network code.
-    """
-    params.setdefault("random_state", 0)
-    X_train = as_images(X_train, name="X_train", min_count=2)
-    if cache_path is None:
-        return DomainFeatureExtractor(**params).fit(X_train, y_train)
-    cache_path = Path(cache_path)
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache_path.with_name(cache_path.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if cache_path.is_file():
-            try:
-                return _load_cached(cache_path, tuple(X_train.shape[1:]), params.get("device"))
-            except _StaleCache as err:
-                if not refit_stale:
-                    raise
-                warnings.warn(f"refitting: {err}", stacklevel=2)
-        extractor = DomainFeatureExtractor(**params).fit(X_train, y_train)
-        partial = cache_path.with_name(f"{cache_path.name}.{os.getpid()}.partial")
-        extractor.save(partial)
-        os.replace(partial, cache_path)
-    return extractor
-
-
-def default_cache_dir() -> Path:
-    """``$METAAUG_CACHE`` or ``~/.cache/metaaug``: where shared metric models are kept."""
-    env = os.environ.get("METAAUG_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "metaaug"
-
-
-def dev_feature_extractor(root: str | Path | None = None, image_size: int = 28,
-                          cache_path: str | Path | None = "default", **params: Any) -> DomainFeatureExtractor:
-    """The shared feature space of the Omniglot dev split (fitted once, then loaded).
-
-    Fits a :class:`DomainFeatureExtractor` on the labeled images of the dev
-    split's six training alphabets (never Korean or Tagalog) and caches it
-    at ``default_cache_dir() / f"dev_features_{image_size}.pt"``, so every
-    benchmark and test that calls this compares generated images in the same
-    space.
-
-    Parameters
-    ----------
-    root : str or Path or None
-        Omniglot folder; ``None`` uses :func:`metaaug.data.default_omniglot_root`.
-    image_size : int
-    cache_path : str, Path or None
-        ``"default"`` for the shared cache file, ``None`` to fit without saving.
-    **params
-        Passed to :class:`DomainFeatureExtractor` (only used when fitting).
-    """
-    from metaaug.data.splits import load_dev_split
-
-    if cache_path == "default":
-        cache_path = default_cache_dir() / f"dev_features_{int(image_size)}.pt"
-    if cache_path is not None and Path(cache_path).is_file():
-        try:  # fast path: no need to load the images
-            return _load_cached(Path(cache_path), (1, int(image_size), int(image_size)), params.get("device"))
-        except _StaleCache:
-            pass  # refitted below, under the cache lock
-    (X_train, y_train), _ = load_dev_split(root, image_size=image_size)
-    return domain_feature_extractor(X_train, y_train, cache_path=cache_path, refit_stale=True, **params)
+        to_channels_last(module)
+        with eval_mode(module):
+            return torch.cat(
+                [
+                    module(images[i : i + batch_size].to(device).contiguous(memory_format=torch.channels_last))
+                    .float()
+                    .cpu()
+                    for i in range(0, len(images), batch_size)
+                ]
+            )

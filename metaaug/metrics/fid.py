@@ -9,10 +9,11 @@ the trace of the matrix square root for FID; the unbiased polynomial-kernel
 MMD over random subsets for KID.
 
 The scores are comparable only within one feature space: FID in the conv4
-domain space of :func:`~metaaug.metrics.dev_feature_extractor` is not the
+domain space of a :class:`~metaaug.metrics.DomainFeatureExtractor` is not the
 Inception FID of the papers (see :func:`inception_feature_extractor` for that,
 with locally supplied weights).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -82,9 +83,16 @@ def frechet_distance(real_features: Any, generated_features: Any) -> float:
     return max(0.0, float(metric.compute()))
 
 
-def kernel_distance(real_features: Any, generated_features: Any, subsets: int = 100,
-                    subset_size: int | None = None, degree: int = 3, gamma: float | None = None,
-                    coef: float = 1.0, random_state: RandomState = 0) -> tuple[float, float]:
+def kernel_distance(
+    real_features: Any,
+    generated_features: Any,
+    subsets: int = 100,
+    subset_size: int | None = None,
+    degree: int = 3,
+    gamma: float | None = None,
+    coef: float = 1.0,
+    random_state: RandomState = 0,
+) -> tuple[float, float]:
     """Kernel (Inception) distance: unbiased polynomial-kernel MMD² over random subsets.
 
     Parameters
@@ -113,8 +121,10 @@ def kernel_distance(real_features: Any, generated_features: Any, subsets: int = 
     if subset_size is None:
         subset_size = min(1000, smallest)
     if int(subset_size) < 2:
-        raise ValueError(f"KID needs subsets of at least 2 samples; got subset_size={subset_size} "
-                         f"(sets of {len(real)} real and {len(generated)} generated features)")
+        raise ValueError(
+            f"KID needs subsets of at least 2 samples; got subset_size={subset_size} "
+            f"(sets of {len(real)} real and {len(generated)} generated features)"
+        )
     if int(subset_size) > smallest:
         raise ValueError(
             f"subset_size={subset_size} is larger than the feature sets ({len(real)} real, "
@@ -125,8 +135,14 @@ def kernel_distance(real_features: Any, generated_features: Any, subsets: int = 
     _, kid_class = _torchmetrics_image()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
-        metric = kid_class(feature=_Precomputed(real.shape[1]), subsets=int(subsets),
-                           subset_size=int(subset_size), degree=degree, gamma=gamma, coef=coef)
+        metric = kid_class(
+            feature=_Precomputed(real.shape[1]),
+            subsets=int(subsets),
+            subset_size=int(subset_size),
+            degree=degree,
+            gamma=gamma,
+            coef=coef,
+        )
     metric.update(real, real=True)
     metric.update(generated, real=False)
     with torch_seeded(check_rng(random_state)):
@@ -134,27 +150,27 @@ def kernel_distance(real_features: Any, generated_features: Any, subsets: int = 
     return float(mean), float(std)
 
 
-def _image_features(embed: Embedder, real: Any, generated: Any, batch_size: int
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+def _image_features(embed: Embedder, real: Any, generated: Any, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     real = as_images(real, name="real")
     generated = as_images(generated, name="generated")
     check_same_image_shape(real, generated)
-    return (compute_features(embed, real, batch_size=batch_size, name="real"),
-            compute_features(embed, generated, batch_size=batch_size, name="generated"))
+    return (
+        compute_features(embed, real, batch_size=batch_size, name="real"),
+        compute_features(embed, generated, batch_size=batch_size, name="generated"),
+    )
 
 
 def fid(embed: Embedder, real: Any, generated: Any, batch_size: int = 512) -> float:
     """FID between image sets ``real`` and ``generated`` in the feature space of ``embed``.
 
-    ``embed`` is a feature map (see :mod:`metaaug.metrics.features`), e.g.
-    :func:`~metaaug.metrics.dev_feature_extractor` ``()``. Raises
+    ``embed`` is a feature map (see :mod:`metaaug.metrics.features`), e.g. a
+    fitted :class:`~metaaug.metrics.DomainFeatureExtractor`. Raises
     ``ValueError`` for NaN images or sets of different image shapes.
     """
     return frechet_distance(*_image_features(embed, real, generated, batch_size))
 
 
-def kid(embed: Embedder, real: Any, generated: Any, batch_size: int = 512,
-        **kernel_params: Any) -> tuple[float, float]:
+def kid(embed: Embedder, real: Any, generated: Any, batch_size: int = 512, **kernel_params: Any) -> tuple[float, float]:
     """KID ``(mean, std)`` between image sets; ``kernel_params`` go to :func:`kernel_distance`."""
     return kernel_distance(*_image_features(embed, real, generated, batch_size), **kernel_params)
 
@@ -191,8 +207,10 @@ def inception_feature_extractor(weights_path: str | Path) -> nn.Module:
     import_torchvision()
     try:
         from torchmetrics.image.fid import NoTrainInceptionV3
-        inception = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
-                                       feature_extractor_weights_path=str(weights_path))
+
+        inception = NoTrainInceptionV3(
+            name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(weights_path)
+        )
     except ModuleNotFoundError as err:
         raise ImportError("the FID Inception network needs `pip install torch-fidelity`") from err
     return _GreyToInception(inception).eval()

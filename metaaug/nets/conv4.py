@@ -1,4 +1,5 @@
 """The conv4 backbone of the few-shot papers (ProtoNets, MAML, LASIUM, UMTRA)."""
+
 from __future__ import annotations
 
 import torch
@@ -25,8 +26,9 @@ class Conv4(nn.Module):
     skips pooling, so tiny images (8x8 digits: 8 -> 4 -> 2) keep a spatial map.
     """
 
-    def __init__(self, in_channels: int = 1, hidden: int = 64, image_size: int = 28, n_blocks: int = 4,
-                 min_pool_size: int = 3) -> None:
+    def __init__(
+        self, in_channels: int = 1, hidden: int = 64, image_size: int = 28, n_blocks: int = 4, min_pool_size: int = 3
+    ) -> None:
         super().__init__()
         blocks = []
         size = image_size

@@ -6,9 +6,10 @@ downsampling step is a 4x4 stride-2 convolution and every upsampling step a
 7x7 and a 64x64 image at 32, 16, 8 and 4. There is no batch normalisation
 (see :class:`metaaug.generators.metafavae.MetaFAVAE`, "Differences from the
 paper"): the inner loop trains on batches of g = 4 images, and Reptile would
-otherwise have to average running statistics. Training logic lives in the
-estimator; these modules only compute.
+otherwise have to average running statistics. Training logic lives in
+:mod:`metaaug.generators.metafavae_training`; these modules only compute.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -28,8 +29,13 @@ def favae_downsamplings(height: int, width: int) -> int:
     """
     steps = 0
     h, w = int(height), int(width)
-    while (steps < MAX_DOWNSAMPLINGS and h % 2 == 0 and w % 2 == 0
-           and h // 2 >= MIN_FEATURE_SIZE and w // 2 >= MIN_FEATURE_SIZE):
+    while (
+        steps < MAX_DOWNSAMPLINGS
+        and h % 2 == 0
+        and w % 2 == 0
+        and h // 2 >= MIN_FEATURE_SIZE
+        and w // 2 >= MIN_FEATURE_SIZE
+    ):
         h, w, steps = h // 2, w // 2, steps + 1
     if steps == 0:
         raise ValueError(
@@ -51,8 +57,8 @@ class FAVAEConfig:
         Size of the VAE code ``c``.
     noise_dim : int
         Size of the generator noise ``z`` (concatenated with ``c``).
-    hidden_channels : int
-        Filters of the first convolution; doubled at each further
+    hidden : int
+        Filters of the first convolution (the network width); doubled at each further
         downsampling, capped at ``max_channels``.
     max_channels : int
         Cap on the filters of any layer.
@@ -63,11 +69,11 @@ class FAVAEConfig:
     width: int
     latent_dim: int = 64
     noise_dim: int = 64
-    hidden_channels: int = 32
+    hidden: int = 32
     max_channels: int = 256
 
     def __post_init__(self) -> None:
-        for name in ("channels", "height", "width", "latent_dim", "noise_dim", "hidden_channels", "max_channels"):
+        for name in ("channels", "height", "width", "latent_dim", "noise_dim", "hidden", "max_channels"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
@@ -78,7 +84,7 @@ class FAVAEConfig:
     @property
     def widths(self) -> list[int]:
         """Filters after each downsampling (encoder/discriminator order)."""
-        return [min(self.hidden_channels * 2**i, self.max_channels) for i in range(self.n_down)]
+        return [min(self.hidden * 2**i, self.max_channels) for i in range(self.n_down)]
 
     @property
     def feature_shape(self) -> tuple[int, int, int]:
@@ -94,12 +100,13 @@ def favae_preset(height: int, width: int | None = None) -> dict[str, int]:
     """Default sizes: small at 28x28 (1.1 M parameters), 7.3 M at 64x64 RGB.
 
     The paper reports 8.3 M parameters for its 64x64 VGG-Faces model; the
-    28x28 preset is kept small so adaptation runs in about a second on a CPU.
+    28x28 preset is kept small so that adapting to a class is quick on a CPU
+    (timings in ``docs/metafavae.md``).
     """
     width = height if width is None else width
     if min(height, width) >= 48:
-        return {"latent_dim": 128, "noise_dim": 128, "hidden_channels": 48, "max_channels": 256}
-    return {"latent_dim": 64, "noise_dim": 64, "hidden_channels": 32, "max_channels": 128}
+        return {"latent_dim": 128, "noise_dim": 128, "hidden": 48, "max_channels": 256}
+    return {"latent_dim": 64, "noise_dim": 64, "hidden": 32, "max_channels": 128}
 
 
 def _down_stack(config: FAVAEConfig) -> nn.Sequential:

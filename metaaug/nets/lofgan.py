@@ -1,7 +1,7 @@
 """LoFGAN networks (Gu et al., ICCV 2021): encoder, local fusion module, decoder, discriminator.
 
 Pure ``nn.Module``s and tensor functions; the training logic lives in
-:class:`metaaug.generators.lofgan.LoFGAN`.
+:class:`metaaug.generators.lofgan.LoFGAN` and :mod:`metaaug.generators.lofgan_training`.
 
 The local fusion module (LFM) is split into three batched functions so that
 the same selection/matching can be replayed on images for the local
@@ -18,6 +18,7 @@ reconstruction loss:
 :func:`local_fusion` chains the last two on feature maps; :func:`local_fusion_target`
 replays them on images downsampled to the feature grid.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,11 +34,14 @@ Activation = Literal["lrelu", "tanh", "none"]
 # (encoder channels, discriminator base channels, residual blocks, max channels)
 PRESETS: dict[str, dict] = {
     # the official 128x128 configuration (configs/*_lofgan.yaml + networks/lofgan.py)
-    "paper": {"gen_channels": (32, 64, 128, 128, 128), "disc_channels": 64, "disc_blocks": 4,
-              "disc_max_channels": 1024},
+    "paper": {
+        "gen_channels": (32, 64, 128, 128, 128),
+        "disc_channels": 64,
+        "disc_blocks": 4,
+        "disc_max_channels": 1024,
+    },
     # 28x28 / 32x32 grey images on a 2-core CPU: LFM on a 14x14 (16x16) grid
-    "small": {"gen_channels": (32, 64), "disc_channels": 16, "disc_blocks": 2,
-              "disc_max_channels": 64},
+    "small": {"gen_channels": (32, 64), "disc_channels": 16, "disc_blocks": 2, "disc_max_channels": 64},
 }
 
 
@@ -55,9 +59,17 @@ class ConvBlock(nn.Module):
     adding a normalisation layer.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 norm: Norm = "none", activation: Activation = "lrelu", activation_first: bool = False,
-                 bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        norm: Norm = "none",
+        activation: Activation = "lrelu",
+        activation_first: bool = False,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.activation_first = activation_first
         self.pad = nn.ReflectionPad2d(kernel_size // 2) if kernel_size > 1 else nn.Identity()
@@ -101,7 +113,7 @@ class LoFGANEncoder(nn.Module):
 
 def downsampled_sizes(size: tuple[int, int], n_downsamples: int) -> list[tuple[int, int]]:
     """Spatial sizes after each stride-2 3x3 conv with padding 1 (``ceil(s / 2)``), input first."""
-    sizes = [tuple(size)]
+    sizes = [(int(size[0]), int(size[1]))]
     for _ in range(n_downsamples):
         h, w = sizes[-1]
         sizes.append(((h + 1) // 2, (w + 1) // 2))
@@ -160,9 +172,14 @@ def n_fused_positions(eta: float, grid_size: int) -> int:
     return max(1, int(eta * grid_size))
 
 
-def draw_fusion_plan(n_tasks: int, k: int, grid_size: int, eta: float,
-                     device: torch.device | str = "cpu", generator: torch.Generator | None = None
-                     ) -> FusionPlan:
+def draw_fusion_plan(
+    n_tasks: int,
+    k: int,
+    grid_size: int,
+    eta: float,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> FusionPlan:
     """Draw alpha, base index and base positions independently for each task (batched).
 
     ``alpha`` is ``k`` uniform draws normalised to sum 1 (the official code);
@@ -240,8 +257,9 @@ def local_fusion(features: torch.Tensor, plan: FusionPlan) -> tuple[torch.Tensor
     return fuse_at_positions(features, plan, ref_positions), ref_positions
 
 
-def local_fusion_target(images: torch.Tensor, grid: tuple[int, int], plan: FusionPlan,
-                        ref_positions: torch.Tensor) -> torch.Tensor:
+def local_fusion_target(
+    images: torch.Tensor, grid: tuple[int, int], plan: FusionPlan, ref_positions: torch.Tensor
+) -> torch.Tensor:
     """The local reconstruction target: the LFM's choices replayed on images.
 
     ``images`` ``(B, k, C, H, W)`` are downsampled (nearest, as the official code)
@@ -271,8 +289,9 @@ class LoFGANGenerator(nn.Module):
         """The ``(h, w)`` grid the LFM runs on for images of ``image_size``."""
         return downsampled_sizes(image_size, self.encoder.n_downsamples)[-1]
 
-    def fuse_and_decode(self, features: torch.Tensor, plan: FusionPlan, image_size: tuple[int, int]
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    def fuse_and_decode(
+        self, features: torch.Tensor, plan: FusionPlan, image_size: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, k, c, h, w)`` encoded seeds -> ``(B, C, H, W)`` images, matched reference positions."""
         fused, ref_positions = local_fusion(features, plan)
         return self.decoder(fused, tuple(image_size)), ref_positions
@@ -292,8 +311,9 @@ class ActFirstResBlock(nn.Module):
         hidden = max(in_channels, out_channels)
         self.conv_0 = ConvBlock(in_channels, hidden, 3, 1, norm=norm, activation="lrelu", activation_first=True)
         self.conv_1 = ConvBlock(hidden, out_channels, 3, 1, norm=norm, activation="lrelu", activation_first=True)
-        self.shortcut = (nn.Conv2d(in_channels, out_channels, 1, bias=False)
-                         if in_channels != out_channels else nn.Identity())
+        self.shortcut = (
+            nn.Conv2d(in_channels, out_channels, 1, bias=False) if in_channels != out_channels else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shortcut(x) + self.conv_1(self.conv_0(x))
@@ -310,8 +330,14 @@ class LoFGANDiscriminator(nn.Module):
     trunk.
     """
 
-    def __init__(self, in_channels: int = 3, n_classes: int = 2, base_channels: int = 64, n_blocks: int = 4,
-                 max_channels: int = 1024) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        n_classes: int = 2,
+        base_channels: int = 64,
+        n_blocks: int = 4,
+        max_channels: int = 1024,
+    ) -> None:
         super().__init__()
         if n_classes < 1:
             raise ValueError(f"n_classes must be >= 1, got {n_classes}")
@@ -352,7 +378,7 @@ def kaiming_init(module: nn.Module) -> None:
     """The official ``init: kaiming``: He-normal (fan-in) conv/linear weights, zero biases."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            weight = m.weight_orig if hasattr(m, "weight_orig") else m.weight
+            weight: torch.Tensor = getattr(m, "weight_orig", m.weight)
             nn.init.kaiming_normal_(weight, a=0, mode="fan_in")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)

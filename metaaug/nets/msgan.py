@@ -7,6 +7,7 @@ Generator: dense ``latent_dim`` -> ``hidden`` x (H/4) x (W/4), LeakyReLU(0.2)
 logit. At 28x28x1 with ``latent_dim=128`` these are the authors' Omniglot
 networks; other sizes are generated at the next multiple of 4 and cropped.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,15 +21,17 @@ UPSAMPLING = (2, 2)
 class MSGANGenerator(nn.Module):
     """Latents ``(N, latent_dim)`` -> images ``(N, C, H, W)`` in [0, 1]."""
 
-    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 128,
-                 hidden: int = 128) -> None:
+    def __init__(
+        self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 128, hidden: int = 128
+    ) -> None:
         super().__init__()
         channels, height, width = image_shape
         self.image_shape = (channels, height, width)
         self.latent_dim = latent_dim
         self.start = (hidden, reduced_size(height, UPSAMPLING), reduced_size(width, UPSAMPLING))
-        self.dense = nn.Sequential(nn.Linear(latent_dim, hidden * self.start[1] * self.start[2]),
-                                   nn.LeakyReLU(0.2, inplace=True))
+        self.dense = nn.Sequential(
+            nn.Linear(latent_dim, hidden * self.start[1] * self.start[2]), nn.LeakyReLU(0.2, inplace=True)
+        )
         layers: list[nn.Module] = []
         for _ in UPSAMPLING:
             layers += [nn.ConvTranspose2d(hidden, hidden, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
@@ -44,8 +47,9 @@ class MSGANGenerator(nn.Module):
 class MSGANDiscriminator(nn.Module):
     """Images ``(N, C, H, W)`` -> one real/fake logit per image, ``(N,)``."""
 
-    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28),
-                 filters: tuple[int, ...] = (64, 128, 128)) -> None:
+    def __init__(
+        self, image_shape: tuple[int, int, int] = (1, 28, 28), filters: tuple[int, ...] = (64, 128, 128)
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         in_channels = image_shape[0]
@@ -57,17 +61,3 @@ class MSGANDiscriminator(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.logit(self.features(images)).squeeze(1)
-
-
-def mode_seeking_term(latents_a: torch.Tensor, latents_b: torch.Tensor, images_a: torch.Tensor,
-                      images_b: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Mao et al.'s mode-seeking regulariser, to be minimised by the generator.
-
-    ``1 / (mean_i d_I(G(a_i), G(b_i)) / d_z(a_i, b_i) + eps)`` with mean absolute
-    differences as distances. ``images_a`` must be ``G(latents_a)`` and
-    ``images_b`` must be ``G(latents_b)``: the ratio compares the two images
-    with the two latents that produced them.
-    """
-    image_distance = (images_a - images_b).abs().flatten(1).mean(1)
-    latent_distance = (latents_a - latents_b).abs().mean(1)
-    return 1.0 / ((image_distance / latent_distance).mean() + eps)

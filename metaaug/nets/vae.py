@@ -8,10 +8,13 @@ to ``channels``, sigmoid. At 28x28x1 with ``hidden=64`` and ``latent_dim=20``
 this is the authors' Omniglot network; sizes that are not multiples of 4 are
 decoded at the next multiple and cropped.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from metaaug.nets.blocks import reparameterize
 
 STRIDES = (2, 2, 1, 1)
 
@@ -26,15 +29,17 @@ def reduced_size(size: int, strides: tuple[int, ...] = STRIDES) -> int:
 class VAEEncoder(nn.Module):
     """Images ``(N, C, H, W)`` -> ``(mean, log_variance)``, each ``(N, latent_dim)``."""
 
-    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 20,
-                 hidden: int = 64) -> None:
+    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 20, hidden: int = 64) -> None:
         super().__init__()
         channels, height, width = image_shape
         layers: list[nn.Module] = []
         in_channels = channels
         for stride in STRIDES:
-            layers += [nn.Conv2d(in_channels, hidden, 3, stride=stride, padding=1, bias=False),
-                       nn.BatchNorm2d(hidden), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(in_channels, hidden, 3, stride=stride, padding=1, bias=False),
+                nn.BatchNorm2d(hidden),
+                nn.ReLU(inplace=True),
+            ]
             in_channels = hidden
         self.features = nn.Sequential(*layers, nn.Flatten())
         flat = hidden * reduced_size(height) * reduced_size(width)
@@ -49,20 +54,20 @@ class VAEEncoder(nn.Module):
 class VAEDecoder(nn.Module):
     """Latents ``(N, latent_dim)`` -> images ``(N, C, H, W)`` in [0, 1]."""
 
-    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 20,
-                 hidden: int = 64) -> None:
+    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 20, hidden: int = 64) -> None:
         super().__init__()
         channels, height, width = image_shape
         self.image_shape = (channels, height, width)
         self.start = (hidden, reduced_size(height), reduced_size(width))
-        self.dense = nn.Sequential(nn.Linear(latent_dim, hidden * self.start[1] * self.start[2]),
-                                   nn.ReLU(inplace=True))
+        self.dense = nn.Sequential(nn.Linear(latent_dim, hidden * self.start[1] * self.start[2]), nn.ReLU(inplace=True))
         layers: list[nn.Module] = []
         for stride in STRIDES:
             # kernel 3, padding 1, output_padding 1 doubles the size exactly (Keras 'same')
-            layers += [nn.ConvTranspose2d(hidden, hidden, 3, stride=stride, padding=1,
-                                          output_padding=stride - 1, bias=False),
-                       nn.BatchNorm2d(hidden), nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose2d(hidden, hidden, 3, stride=stride, padding=1, output_padding=stride - 1, bias=False),
+                nn.BatchNorm2d(hidden),
+                nn.ReLU(inplace=True),
+            ]
         layers += [nn.ConvTranspose2d(hidden, channels, 3, padding=1), nn.Sigmoid()]
         self.deconv = nn.Sequential(*layers)
 
@@ -75,8 +80,7 @@ class VAEDecoder(nn.Module):
 class ConvVAE(nn.Module):
     """Encoder + decoder; ``forward`` returns ``(reconstruction, mean, log_variance)``."""
 
-    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 20,
-                 hidden: int = 64) -> None:
+    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 20, hidden: int = 64) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.encoder = VAEEncoder(image_shape, latent_dim, hidden)
@@ -90,5 +94,4 @@ class ConvVAE(nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mean, log_variance = self.encoder(images)
-        latents = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
-        return self.decoder(latents), mean, log_variance
+        return self.decoder(reparameterize(mean, log_variance)), mean, log_variance

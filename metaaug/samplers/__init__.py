@@ -5,6 +5,7 @@ Every sampler has ``fit(X)`` on unlabeled images and
 plus ``plot_tasks(path, ...)`` for a PNG grid of sampled tasks.
 Imports are lazy so that using one sampler does not load the others.
 """
+
 from __future__ import annotations
 
 from metaaug._lazy import lazy_exports

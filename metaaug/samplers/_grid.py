@@ -1,9 +1,10 @@
 """PNG grids of sampled tasks (one row per class), shared by every task sampler."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -66,16 +67,29 @@ def save_task_grid(tasks: Sequence[Task], path: str | Path, scale: int = 2, **kw
     return path
 
 
+class _SamplesTasks(Protocol):
+    def sample_tasks(
+        self, n_tasks: int, n_ways: int = ..., k_shot: int = ..., k_query: int = ..., random_state: Any = ...
+    ) -> list[Task]: ...
+
+
 class TaskPlotMixin:
     """Adds ``plot_tasks`` to a sampler that has ``sample_tasks``."""
 
-    def plot_tasks(self, path: str | Path, n_tasks: int = 2, n_ways: int = 5, k_shot: int = 1,
-                   k_query: int = 5, random_state: Any = None, scale: int = 2) -> Path:
+    def plot_tasks(
+        self: _SamplesTasks,
+        path: str | Path,
+        n_tasks: int = 2,
+        n_ways: int = 5,
+        k_shot: int = 1,
+        k_query: int = 5,
+        random_state: Any = None,
+        scale: int = 2,
+    ) -> Path:
         """Sample ``n_tasks`` tasks and save them as a PNG grid, one row per class.
 
         Each row shows a class's ``k_shot`` support images, a gap, then its
         ``k_query`` query images; tasks are stacked vertically. Returns the path.
         """
-        tasks = self.sample_tasks(n_tasks, n_ways=n_ways, k_shot=k_shot, k_query=k_query,
-                                  random_state=random_state)
+        tasks = self.sample_tasks(n_tasks, n_ways=n_ways, k_shot=k_shot, k_query=k_query, random_state=random_state)
         return save_task_grid(tasks, path, scale=scale)

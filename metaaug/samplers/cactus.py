@@ -2,23 +2,34 @@
 
 Hsu, Levine & Finn, "Unsupervised Learning via Meta-Learning", ICLR 2019.
 """
+
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted
 
 from metaaug._random import RandomState, check_rng, draw_seed, torch_generator
 from metaaug.base import MetaaugEstimator
-from metaaug.clustering import embed, kmeans_labels
+from metaaug.clustering import default_n_clusters, embed, kmeans_labels
+from metaaug.constraints import HasMethods, Interval, Options
 from metaaug.data.images import as_images
 from metaaug.data.tasks import Task, check_task_args, split_episodes
+from metaaug.samplers._common import fitted
 from metaaug.samplers._grid import TaskPlotMixin
+
+
+class _Encoder(HasMethods):
+    """An object with ``encode()``; not a string (whose ``str.encode`` is no image encoder)."""
+
+    def __init__(self) -> None:
+        super().__init__("encode")
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return not isinstance(value, str) and super().is_satisfied_by(value)
 
 
 class CACTUs(TaskPlotMixin, MetaaugEstimator):
@@ -51,7 +62,7 @@ class CACTUs(TaskPlotMixin, MetaaugEstimator):
         for each partition, before clustering.
     random_state : None, int or numpy Generator
     device : "auto", "cpu" or "cuda"
-        Unused (sampling is index arithmetic on the CPU).
+        Where the ``"ae"`` embedding trains (sampling is index arithmetic on the CPU).
 
     Attributes
     ----------
@@ -64,15 +75,37 @@ class CACTUs(TaskPlotMixin, MetaaugEstimator):
 
     Notes
     -----
-    Differences from the paper: the paper embeds with BiGAN / ACAI / DeepCluster
-    features and uses 100 partitions of 500 clusters on the full Omniglot
-    background set; here the embedding is PCA by default (or metaaug's AE,
-    or any encoder) and the defaults are sized for a few thousand images.
+    Differences from the paper:
+
+    * The embedding is PCA by default (or metaaug's AE, or any encoder); the
+      paper embeds with BiGAN / ACAI / DeepCluster features.
+    * The defaults are sized for a few thousand images: 20 partitions of
+      ``len(X) // 20`` clusters (paper: 100 partitions of 500 clusters on the
+      full Omniglot background set).
+
+    Measured results are in ``docs/umtra_cactus.md``, *Measured*.
     """
 
-    def __init__(self, embedding: str | Callable | Any = "pca", n_clusters: int | None = None,
-                 n_partitions: int = 20, n_components: int = 64, scale_dims: bool = True,
-                 random_state: RandomState = None, device: str = "auto") -> None:
+    _parameter_constraints: ClassVar[dict[str, Sequence[Any]]] = {
+        "embedding": [Options("pca", "ae"), _Encoder(), "callable"],
+        "n_clusters": [None, Interval(Integral, 2, None)],
+        "n_partitions": [Interval(Integral, 1, None)],
+        "n_components": [Interval(Integral, 1, None)],
+        "scale_dims": ["boolean"],
+        "random_state": ["random_state"],
+        "device": ["device"],
+    }
+
+    def __init__(
+        self,
+        embedding: str | Callable | Any = "pca",
+        n_clusters: int | None = None,
+        n_partitions: int = 20,
+        n_components: int = 64,
+        scale_dims: bool = True,
+        random_state: RandomState = None,
+        device: str = "auto",
+    ) -> None:
         self.embedding = embedding
         self.n_clusters = n_clusters
         self.n_partitions = n_partitions
@@ -82,67 +115,53 @@ class CACTUs(TaskPlotMixin, MetaaugEstimator):
         self.device = device
 
     def _features(self, X: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
+        """``(N, D)`` features of ``X`` from ``embedding``."""
         emb = self.embedding
-        if isinstance(emb, str):
+        if isinstance(emb, str):  # "pca" or "ae"
             if emb == "pca":
                 return embed(X, "pca", random_state=draw_seed(rng), n_components=self.n_components)
-            if emb == "ae":
-                try:
-                    from metaaug.generators.autoencoders import AE
-                except ImportError as err:
-                    raise ValueError("embedding='ae' needs metaaug.generators.autoencoders.AE, which is not "
-                                     "available here; use embedding='pca' or pass an encoder") from err
-                encoder = AE(verbose=False, random_state=draw_seed(rng), device=self.device).fit(X)
-                return self._encode(encoder, X)
-            raise ValueError(f"embedding must be 'pca', 'ae', a callable or an object with encode(), got {emb!r}")
+            from metaaug.generators.autoencoders import AE
+
+            return self._encode(AE(verbose=False, random_state=draw_seed(rng), device=self.device).fit(X), X)
         if callable(getattr(emb, "encode", None)):
-            encoder = emb
-            if callable(getattr(emb, "fit", None)) and hasattr(emb, "get_params"):
-                try:
-                    check_is_fitted(emb)
-                except NotFittedError:
-                    encoder = clone(emb).fit(X)
-                except TypeError:
-                    pass
-            return self._encode(encoder, X)
-        if callable(emb):
-            return embed(X, emb)
-        raise ValueError(f"embedding must be 'pca', 'ae', a callable or an object with encode(), "
-                         f"got {type(emb).__name__}")
+            return self._encode(fitted(emb, X), X)
+        return embed(X, emb)
 
     @staticmethod
     def _encode(encoder: Any, X: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
         with torch.no_grad():
-            parts = [torch.as_tensor(encoder.encode(X[i:i + batch_size])).float().reshape(len(X[i:i + batch_size]), -1)
-                     for i in range(0, len(X), batch_size)]
+            parts = [
+                torch.as_tensor(encoder.encode(X[i : i + batch_size])).float().reshape(len(X[i : i + batch_size]), -1)
+                for i in range(0, len(X), batch_size)
+            ]
         return torch.cat(parts).cpu().numpy()
 
     def fit(self, X: Any, y: Any = None) -> CACTUs:
         """Embed and cluster the unlabeled images ``X`` (``y`` is ignored)."""
+        self._validate_params()
         X = as_images(X, min_count=4)
-        n_clusters = max(2, len(X) // 20) if self.n_clusters is None else self.n_clusters
-        if not isinstance(n_clusters, (int, np.integer)) or not 2 <= n_clusters <= len(X):
+        n_clusters = default_n_clusters(len(X)) if self.n_clusters is None else self.n_clusters
+        if n_clusters > len(X):  # a rule between the parameter and the data
             raise ValueError(f"n_clusters must be an int in [2, {len(X)}] for {len(X)} images, got {n_clusters!r}")
-        if not isinstance(self.n_partitions, (int, np.integer)) or self.n_partitions < 1:
-            raise ValueError(f"n_partitions must be an int >= 1, got {self.n_partitions!r}")
-        if not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1:
-            raise ValueError(f"n_components must be an int >= 1, got {self.n_components!r}")
         rng = check_rng(self.random_state)
         features = self._features(X, rng)
         if features.ndim != 2 or len(features) != len(X) or not np.isfinite(features).all():
             raise ValueError(f"the embedding must give finite (N, D) = ({len(X)}, D) features, got {features.shape}")
         partitions = []
         for _ in range(self.n_partitions):
-            scale = rng.uniform(0.0, 1.0, features.shape[1]).astype(np.float32) if self.scale_dims else 1.0
-            partitions.append(kmeans_labels(features * scale, int(n_clusters), random_state=draw_seed(rng)))
+            scaled = features
+            if self.scale_dims:
+                scaled = features * np.asarray(rng.uniform(0.0, 1.0, features.shape[1]), dtype=np.float32)
+            partitions.append(kmeans_labels(scaled, int(n_clusters), random_state=draw_seed(rng)))
         self.images_ = X.cpu()
         self.image_shape_ = tuple(int(s) for s in X.shape[1:])
         self.partitions_ = torch.from_numpy(np.stack(partitions))
         self.cluster_sizes_ = torch.stack([torch.bincount(p, minlength=int(n_clusters)) for p in self.partitions_])
         return self
 
-    def sample_tasks(self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15,
-                     random_state: RandomState = None) -> list[Task]:
+    def sample_tasks(
+        self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15, random_state: RandomState = None
+    ) -> list[Task]:
         """Draw ``n_tasks`` tasks whose classes are clusters of one random partition.
 
         Raises

@@ -3,16 +3,19 @@
 Khodadadeh, Bölöni & Shah, "Unsupervised Meta-Learning for Few-Shot Image
 Classification", NeurIPS 2019.
 """
+
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from numbers import Real
+from typing import Any, ClassVar
 
 import torch
 
 from metaaug._random import RandomState, check_rng, torch_seeded
 from metaaug.augment import AffineRanges, apply_params, sample_params
 from metaaug.base import MetaaugEstimator
+from metaaug.constraints import Interval, Options
 from metaaug.data.images import as_images
 from metaaug.data.tasks import Task, check_task_args, split_episodes
 from metaaug.samplers._common import distinct_indices
@@ -71,34 +74,39 @@ class UMTRA(TaskPlotMixin, MetaaugEstimator):
     * Saving requires ``augmentation`` to be ``None`` or a preset name.
     """
 
-    def __init__(self, augmentation: None | str | AffineRanges | Callable = None, pixel_dropout: float = 0.0,
-                 random_state: RandomState = None, device: str = "auto") -> None:
+    _parameter_constraints: ClassVar[dict[str, Sequence[Any]]] = {
+        "augmentation": [None, Options(*_PRESETS), AffineRanges, "callable"],
+        "pixel_dropout": [Interval(Real, 0, 1, closed="left")],
+        "random_state": ["random_state"],
+        "device": ["device"],
+    }
+
+    def __init__(
+        self,
+        augmentation: None | str | AffineRanges | Callable = None,
+        pixel_dropout: float = 0.0,
+        random_state: RandomState = None,
+        device: str = "auto",
+    ) -> None:
         self.augmentation = augmentation
         self.pixel_dropout = pixel_dropout
         self.random_state = random_state
         self.device = device
 
     def _ranges(self) -> AffineRanges | Callable:
-        aug = self.augmentation
-        if aug is None:
+        """``augmentation`` resolved: ranges for the affine path, or the callable."""
+        augmentation = self.augmentation
+        if augmentation is None:
             return AffineRanges.characters() if self.image_shape_[0] == 1 else AffineRanges.natural()
-        if isinstance(aug, str):
-            if aug not in _PRESETS:
-                raise ValueError(f"augmentation must be None, one of {sorted(_PRESETS)}, an AffineRanges or a "
-                                 f"callable, got {aug!r}")
-            return _PRESETS[aug]()
-        if isinstance(aug, AffineRanges) or callable(aug):
-            return aug
-        raise ValueError(f"augmentation must be None, one of {sorted(_PRESETS)}, an AffineRanges or a callable, "
-                         f"got {type(aug).__name__}")
+        if isinstance(augmentation, str):
+            return _PRESETS[augmentation]()
+        return augmentation
 
     def fit(self, X: Any, y: Any = None) -> UMTRA:
         """Store the unlabeled images ``X`` (``y`` is ignored)."""
-        if not (isinstance(self.pixel_dropout, (int, float)) and 0 <= self.pixel_dropout < 1):
-            raise ValueError(f"pixel_dropout must be in [0, 1), got {self.pixel_dropout!r}")
+        self._validate_params()
         X = as_images(X, min_count=2)
         self.image_shape_ = tuple(int(s) for s in X.shape[1:])
-        self._ranges()
         self.images_ = X.cpu()
         return self
 
@@ -118,16 +126,19 @@ class UMTRA(TaskPlotMixin, MetaaugEstimator):
         else:
             out = torch.stack([torch.as_tensor(ranges(image)).float() for image in images])
             if out.shape != images.shape:
-                raise ValueError(f"the augmentation callable must keep the image shape {tuple(images.shape[1:])}, "
-                                 f"got {tuple(out.shape[1:])}")
+                raise ValueError(
+                    f"the augmentation callable must keep the image shape {tuple(images.shape[1:])}, "
+                    f"got {tuple(out.shape[1:])}"
+                )
             out = out.clamp(0, 1)
         if self.pixel_dropout > 0:
             keep = torch.rand(len(out), 1, *out.shape[2:]) >= self.pixel_dropout
             out = out * keep
         return out
 
-    def sample_tasks(self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15,
-                     random_state: RandomState = None) -> list[Task]:
+    def sample_tasks(
+        self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15, random_state: RandomState = None
+    ) -> list[Task]:
         """Draw ``n_tasks`` tasks of ``n_ways`` distinct random images (classes).
 
         Raises
@@ -150,4 +161,3 @@ class UMTRA(TaskPlotMixin, MetaaugEstimator):
                 augmented = self._augment(images[:, 1:].reshape(-1, *self.image_shape_))
                 images[:, 1:] = augmented.view(len(originals), per_class - 1, *self.image_shape_)
         return split_episodes(images.view(n_tasks, n_ways, per_class, *self.image_shape_), n_ways, k_shot, k_query)
-

@@ -1,0 +1,145 @@
+"""LoFGAN's training: the batched class-task sampler and one adversarial training step.
+
+:class:`LoFGAN <metaaug.generators.lofgan.LoFGAN>` runs the schedule; the
+networks and the local fusion module are in :mod:`metaaug.nets.lofgan`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from metaaug.nets.lofgan import LoFGANDiscriminator, LoFGANGenerator, draw_fusion_plan, local_fusion_target
+
+LOSS_TERMS = ("loss_d", "adv_d", "cls_d", "gp", "loss_g", "adv_g", "cls_g", "local")
+
+
+def keep_classes(labels: np.ndarray, k_shot: int) -> tuple[np.ndarray, np.ndarray]:
+    """The classes with at least ``k_shot`` images, and ``labels`` with ``-1`` for the images of the others.
+
+    Warns when a class is skipped; raises ``ValueError`` when none is left.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    short = classes[counts < k_shot]
+    if len(short):
+        warnings.warn(
+            f"{len(short)} of {len(classes)} classes have fewer than k_shot={k_shot} images and are skipped",
+            UserWarning,
+            stacklevel=3,
+        )
+    kept = classes[counts >= k_shot]
+    if len(kept) == 0:
+        raise ValueError(
+            f"no class has k_shot={k_shot} images or more (largest class: "
+            f"{int(counts.max())}); lower k_shot or pass more images per class"
+        )
+    return kept, np.where(np.isin(labels, kept), labels, -1)
+
+
+class ClassTaskSampler:
+    """Batched k-shot tasks of one class each: a uniform class, ``k`` distinct images of it.
+
+    The official ``FSGDataset`` draws each task this way; here a whole batch is
+    drawn at once (random keys + argsort inside each class).
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        ``(N, C, H, W)`` images.
+    labels : torch.Tensor
+        ``(N,)`` class ids in ``0..n_classes-1``, each class with at least ``k_shot`` images.
+    k_shot : int
+        Images per task.
+    """
+
+    def __init__(self, X: torch.Tensor, labels: torch.Tensor, k_shot: int) -> None:
+        order = torch.argsort(labels, stable=True)
+        self.images = X[order]
+        self.counts = torch.bincount(labels).to(X.device)
+        self.starts = torch.cumsum(self.counts, 0) - self.counts
+        self.k_shot = k_shot
+
+    def sample(self, n_tasks: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(n_tasks, k, C, H, W)`` images and ``(n_tasks,)`` class ids (torch global RNG)."""
+        device = self.images.device
+        classes = torch.randint(len(self.counts), (n_tasks,), device=device)
+        counts = self.counts[classes]
+        keys = torch.rand(n_tasks, int(self.counts.max()), device=device)
+        keys = keys.masked_fill(torch.arange(keys.shape[1], device=device) >= counts.unsqueeze(1), 2.0)
+        offsets = keys.argsort(dim=1)[:, : self.k_shot]
+        return self.images[self.starts[classes].unsqueeze(1) + offsets], classes
+
+
+def lofgan_train_step(
+    gen: LoFGANGenerator,
+    disc: LoFGANDiscriminator,
+    gen_opt: torch.optim.Optimizer,
+    disc_opt: torch.optim.Optimizer,
+    seeds: torch.Tensor,
+    classes: torch.Tensor,
+    eta: float,
+    lambda_cls: float = 1.0,
+    lambda_local: float = 0.5,
+    lambda_gp: float = 10.0,
+) -> dict[str, float]:
+    """One discriminator update then one generator update on a batch of tasks.
+
+    ``seeds``: ``(B, k, C, H, W)`` in [-1, 1]; ``classes``: ``(B,)`` class ids.
+    Fresh fusion plans are drawn (torch global RNG) for each update, as the
+    official code runs the generator once per update. Returns the value of
+    each loss term (:data:`LOSS_TERMS`): the discriminator's total ``loss_d``
+    (hinge ``adv_d`` + ``lambda_cls`` x ``cls_d`` + ``lambda_gp`` x ``gp``)
+    and the generator's total ``loss_g`` (hinge ``adv_g`` + ``lambda_cls`` x
+    ``cls_g`` + ``lambda_local`` x ``local``).
+    """
+    n_tasks, k = seeds.shape[:2]
+    grid = gen.feature_grid((int(seeds.shape[-2]), int(seeds.shape[-1])))
+    n_positions = grid[0] * grid[1]
+
+    # discriminator: hinge (real + fake) + class CE on reals + gradient penalty on reals
+    real = seeds.reshape(n_tasks * k, *seeds.shape[2:]).detach().requires_grad_(True)
+    real_classes = classes.repeat_interleave(k)
+    disc_opt.zero_grad(set_to_none=True)
+    adv_real, class_real = disc(real)
+    true_logit = class_real.gather(1, real_classes.unsqueeze(1)).mean()
+    (grad_real,) = torch.autograd.grad(true_logit, real, create_graph=True)
+    penalty = grad_real.pow(2).sum() / len(real)
+    loss_cls_d = F.cross_entropy(class_real, real_classes)
+    with torch.no_grad():
+        fake = gen(seeds, draw_fusion_plan(n_tasks, k, n_positions, eta, seeds.device))[0]
+    adv_fake, _ = disc(fake)
+    loss_adv_d = F.relu(1.0 - adv_real).mean() + F.relu(1.0 + adv_fake).mean()
+    loss_d = loss_adv_d + lambda_cls * loss_cls_d + lambda_gp * penalty
+    loss_d.backward()
+    disc_opt.step()
+
+    # generator: hinge + class CE on fakes + local reconstruction
+    gen_opt.zero_grad(set_to_none=True)
+    disc.requires_grad_(False)
+    try:
+        plan = draw_fusion_plan(n_tasks, k, n_positions, eta, seeds.device)
+        fake, ref_positions = gen(seeds, plan)
+        target = local_fusion_target(seeds, grid, plan, ref_positions)
+        loss_local = F.l1_loss(F.interpolate(fake, size=grid, mode="nearest"), target)
+        adv_fake, class_fake = disc(fake)
+        loss_adv_g = -adv_fake.mean()
+        loss_cls_g = F.cross_entropy(class_fake, classes)
+        loss_g = loss_adv_g + lambda_cls * loss_cls_g + lambda_local * loss_local
+        loss_g.backward()
+    finally:
+        disc.requires_grad_(True)
+    gen_opt.step()
+    losses = {
+        "loss_d": loss_d,
+        "adv_d": loss_adv_d,
+        "cls_d": loss_cls_d,
+        "gp": penalty,
+        "loss_g": loss_g,
+        "adv_g": loss_adv_g,
+        "cls_g": loss_cls_g,
+        "local": loss_local,
+    }
+    return {key: value.item() for key, value in losses.items()}

@@ -1,0 +1,247 @@
+"""LASIUM's backends: training the paper's VAE and GAN, fitting an autoencoder, encoding and decoding.
+
+:class:`metaaug.samplers.lasium.LASIUM` calls these; they hold the
+optimisation loops, the backends' training losses and the batched
+encode / decode passes, so that the estimator's file reads as the paper's
+sampling algorithm. A backend is of one of three kinds: ``"vae"`` (a
+:class:`~metaaug.nets.vae.ConvVAE`), ``"gan"`` (a
+:class:`~metaaug.nets.msgan.MSGANGenerator`) or ``"custom"`` (any object with
+``encode`` and ``decode``, such as a metaaug autoencoder).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from metaaug.base import TrainingBudget
+from metaaug.generators.autoencoders import AE, AugIntAE, IntAE
+from metaaug.losses import mode_seeking_term
+from metaaug.nets import eval_mode
+from metaaug.nets.msgan import MSGANDiscriminator, MSGANGenerator
+from metaaug.nets.vae import ConvVAE
+
+AUTOENCODER_BACKENDS = {"ae": AE, "intae": IntAE, "augintae": AugIntAE}
+DEFAULTS = {  # the VAE's and GAN's settings when LASIUM's are None (the paper's, but smaller networks and budgets)
+    "vae": {"latent_dim": 20, "hidden": 16, "lr": 1e-3, "epochs": 20},
+    "gan": {"latent_dim": 128, "hidden": 16, "lr": 3e-4, "epochs": 10},
+}
+
+
+@dataclass
+class TrainingSettings:
+    """The backend's training budget and optimiser settings, resolved from LASIUM's parameters."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    max_time: float | None
+    verbose: bool
+    device: torch.device
+
+
+@dataclass
+class TrainingLog:
+    """What a training loop reports: per-step losses, the named terms, steps done and seconds taken."""
+
+    loss_curve: list[float] = field(default_factory=list)
+    loss_terms: dict[str, list[float]] = field(default_factory=dict)
+    n_iter: int = 0
+    fit_time: float = 0.0
+
+    def record(self, loss: torch.Tensor, **terms: torch.Tensor | float) -> None:
+        self.loss_curve.append(float(loss.detach()))
+        for name, value in terms.items():
+            number = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+            self.loss_terms.setdefault(name, []).append(number)
+
+    def arrays(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``loss_curve`` and ``loss_terms`` as float32 arrays (the fitted attributes' form)."""
+        terms = {name: np.asarray(values, dtype=np.float32) for name, values in self.loss_terms.items()}
+        return np.asarray(self.loss_curve, dtype=np.float32), terms
+
+
+def training_budget(
+    X: torch.Tensor, settings: TrainingSettings, desc: str
+) -> tuple[TrainingBudget, Iterator[torch.Tensor]]:
+    """The step budget (``epochs`` over ``X`` or ``max_time``) and an endless stream of shuffled batches."""
+    n_batches = math.ceil(len(X) / settings.batch_size)
+    budget = TrainingBudget(
+        settings.epochs * n_batches, settings.max_time, desc, verbose=settings.verbose, unit="batch"
+    )
+
+    def batches() -> Iterator[torch.Tensor]:
+        while True:
+            for index in torch.randperm(len(X)).split(settings.batch_size):
+                yield X[index].to(settings.device)
+
+    return budget, batches()
+
+
+# ------------------------------------------------------------------- the VAE
+def vae_loss_terms(vae: ConvVAE, images: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The VAE's summed per-pixel BCE and ``beta`` times its KL divergence, each averaged over the batch."""
+    reconstruction, mean, log_variance = vae(images)
+    bce = F.binary_cross_entropy(reconstruction, images, reduction="sum") / len(images)
+    kl = -0.5 * (1 + log_variance - mean.pow(2) - log_variance.exp()).sum(1).mean()
+    return bce, beta * kl
+
+
+def train_vae(vae: ConvVAE, X: torch.Tensor, settings: TrainingSettings, beta: float) -> TrainingLog:
+    """Train ``vae`` on ``X`` by minimising its (``beta``-weighted) negative ELBO."""
+    vae.train()
+    optimizer = torch.optim.Adam(vae.parameters(), lr=settings.lr)
+    budget, batches = training_budget(X, settings, "LASIUM VAE")
+    log = TrainingLog()
+    for _ in budget:
+        bce, kl = vae_loss_terms(vae, next(batches), beta)
+        loss = bce + kl
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        log.record(loss, reconstruction=bce, kl=kl)
+        if len(log.loss_curve) % 10 == 0:
+            budget.set_postfix(loss=float(np.mean(log.loss_curve[-10:])))
+    log.n_iter, log.fit_time = budget.completed, budget.elapsed
+    return log
+
+
+# ------------------------------------------------------------------- the GAN
+def discriminator_loss(discriminator: MSGANDiscriminator, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """The authors' convention (generated -> 1, real -> 0) with +U(0, 0.05) label noise."""
+    n = len(real)
+    device = real.device
+    logits = discriminator(torch.cat([fake, real]))
+    labels = torch.cat([torch.ones(n, device=device), torch.zeros(n, device=device)])
+    labels = labels + 0.05 * torch.rand(2 * n, device=device)
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+def train_gan(
+    generator: MSGANGenerator, X: torch.Tensor, settings: TrainingSettings, mode_seeking: float
+) -> TrainingLog:
+    """Train ``generator`` against a new discriminator, with Mao et al.'s mode-seeking term.
+
+    The generator's loss is the non-saturating loss on two images ``G(z1)``,
+    ``G(z2)`` plus ``mode_seeking`` times the mode-seeking term computed on
+    the very latents ``z1``, ``z2`` that produced them.
+    """
+    device, latent_dim = settings.device, generator.latent_dim
+    generator.train()
+    discriminator = MSGANDiscriminator(generator.image_shape).to(device)
+    g_optimizer = torch.optim.Adam(generator.parameters(), lr=settings.lr)
+    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=settings.lr)
+    budget, batches = training_budget(X, settings, "LASIUM GAN")
+    log = TrainingLog()
+    for _ in budget:
+        real = next(batches)
+        n = len(real)
+        with torch.no_grad():
+            fake = generator(torch.randn(n, latent_dim, device=device))
+        d_loss = discriminator_loss(discriminator, fake, real)
+        d_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_optimizer.step()
+
+        z1 = torch.randn(n, latent_dim, device=device)
+        z2 = torch.randn(n, latent_dim, device=device)
+        images = generator(torch.cat([z1, z2]))
+        g_logits = discriminator(images)
+        adversarial = F.binary_cross_entropy_with_logits(g_logits, torch.zeros_like(g_logits))
+        g_loss = adversarial
+        seeking: torch.Tensor | float = 0.0
+        if mode_seeking > 0:
+            x1, x2 = images.chunk(2)
+            seeking = mode_seeking * mode_seeking_term(x1, x2, z1, z2, ratio="sample")
+            g_loss = g_loss + seeking
+        g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_optimizer.step()
+        log.record(g_loss, adversarial=adversarial, mode_seeking=seeking, discriminator=d_loss)
+        if len(log.loss_curve) % 10 == 0:
+            budget.set_postfix(g_loss=float(np.mean(log.loss_curve[-10:])), d_loss=float(d_loss.detach()))
+    log.n_iter, log.fit_time = budget.completed, budget.elapsed
+    return log
+
+
+# ------------------------------------------------------------ autoencoder backends
+def fit_autoencoder(
+    name: str,
+    X: torch.Tensor,
+    *,
+    epochs: int | None,
+    max_time: float | None,
+    latent_dim: int | None,
+    hidden: int | None,
+    lr: float | None,
+    verbose: bool,
+    device: Any,
+) -> Any:
+    """A new metaaug autoencoder (``"ae"``, ``"intae"`` or ``"augintae"``) trained on ``X``.
+
+    It keeps its own defaults except for the settings that are not ``None``.
+    Its seed is drawn from torch's global RNG, which the caller seeds.
+    """
+    cls = AUTOENCODER_BACKENDS[name]
+    settings = {"epochs": epochs, "max_time": max_time, "latent_dim": latent_dim, "hidden": hidden, "lr": lr}
+    autoencoder = cls(
+        verbose=verbose,
+        device=device,
+        random_state=int(torch.randint(2**31 - 1, ())),
+        **{k: v for k, v in settings.items() if v is not None},
+    )
+    return autoencoder.fit(X)
+
+
+# ------------------------------------------------------------ encoding and decoding
+@torch.no_grad()
+def encode_images(
+    backend: Any, kind: str, X: torch.Tensor, batch_size: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...] | None]:
+    """Latent means and log-variances ``(N, d)`` of ``X`` on the CPU, and a custom encoder's latent shape.
+
+    A deterministic (custom) encoder's log-variance is ``-inf``; its latents
+    are flattened, and the returned shape (``None`` for the VAE) lets
+    :func:`decode_latents` restore them.
+    """
+    means, log_variances = [], []
+    latent_shape = None
+    with eval_mode(backend if kind == "vae" else None):
+        for start in range(0, len(X), batch_size):
+            batch = X[start : start + batch_size]
+            if kind == "vae":
+                mean, log_variance = backend.encode(batch.to(device))
+            else:
+                mean = torch.as_tensor(backend.encode(batch)).float()
+                latent_shape = tuple(mean.shape[1:])
+                mean = mean.reshape(len(batch), -1)
+                log_variance = torch.full_like(mean, -math.inf)
+            means.append(mean.cpu())
+            log_variances.append(log_variance.cpu())
+    return torch.cat(means), torch.cat(log_variances), latent_shape
+
+
+def decode_latents(
+    backend: Any, kind: str, latents: torch.Tensor, latent_shape: tuple[int, ...], batch_size: int, device: torch.device
+) -> torch.Tensor:
+    """Decode ``(N, d)`` latents in chunks of ``batch_size``, networks in eval mode, without gradients.
+
+    Returns the decoder's output on the CPU as float32 (not yet reshaped or clamped).
+    """
+    module = backend if isinstance(backend, torch.nn.Module) else None
+    if module is None:
+        decode = backend.decode
+    else:
+        decode = module.decode if kind == "vae" else module
+    with eval_mode(module), torch.no_grad():
+        parts = [
+            torch.as_tensor(decode(chunk.view(len(chunk), *latent_shape).to(device))).float().cpu()
+            for chunk in latents.split(batch_size)
+        ]
+    return torch.cat(parts)
