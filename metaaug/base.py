@@ -20,6 +20,7 @@ modules from the constructor parameters and the non-module fitted attributes.
 from __future__ import annotations
 
 import importlib
+import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -98,6 +99,28 @@ class TrainingBudget:
     def set_postfix(self, **values: float) -> None:
         if self.bar is not None and self.verbose:
             self.bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+
+    def track(self, loss: float, name: str = "loss") -> float:
+        """Check one step's loss; a non-finite value stops training with a clear error.
+
+        Every training loop calls this once per step with the (float) loss it
+        just computed, so that divergence cannot go unnoticed. Returns ``loss``.
+
+        Raises
+        ------
+        TrainingDivergedError
+            When ``loss`` is NaN or infinite; the message names the step.
+        """
+        if not math.isfinite(loss):
+            raise TrainingDivergedError(
+                f"{self.desc}: the {name} became {loss} at training step {self.completed + 1}; training "
+                "diverged. Try a smaller learning rate (lr), and check that the images are in [0, 1]."
+            )
+        return loss
+
+
+class TrainingDivergedError(ValueError):
+    """Training produced a non-finite loss or parameter (a ``ValueError``, so the CLI reports it in one line)."""
 
 
 def _encode(value: Any, key: str) -> Any:
