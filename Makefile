@@ -11,7 +11,7 @@ install: $(VENV)/bin/python
 	$(PY) scripts/bootstrap.py dev
 	touch $(STAMP)
 
-$(STAMP): pyproject.toml scripts/bootstrap.py
+$(STAMP): pyproject.toml scripts/bootstrap.py scripts/torchvision_startup.py scripts/gym_notice_startup.py
 	$(MAKE) install
 
 $(VENV)/bin/python:

@@ -19,10 +19,18 @@ modules from the constructor parameters and the non-module fitted attributes.
 
 from __future__ import annotations
 
+import contextvars
+import copy
+import functools
+import hashlib
 import importlib
 import math
+import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +44,103 @@ from metaaug.constraints import check_params
 from metaaug.nets.layout import to_channels_last
 
 FORMAT_VERSION = 1
+CHECKSUM_KEY = "checksum"
+
+
+@dataclass(frozen=True)
+class _FitContext:
+    """What a running ``fit`` hands down to the estimators it trains inside itself."""
+
+    deadline: float | None  # time.perf_counter() value at which every training budget stops
+    random_state: Any  # the outer estimator's random_state parameter
+
+
+_FIT_CONTEXT: contextvars.ContextVar[_FitContext | None] = contextvars.ContextVar("metaaug_fit", default=None)
+_FITTING: set[int] = set()  # ids of the estimators whose outermost fit call is running
+
+
+def nested_random_state(role: str) -> int | None:
+    """A seed for an estimator that the running ``fit`` trains inside itself.
+
+    Derived deterministically from the outer estimator's ``random_state``
+    (``role`` tells nested estimators of one outer call apart); ``None`` when
+    no fit runs or the outer ``random_state`` is None. An int ``random_state``
+    is not consumed; a numpy ``Generator`` gives the next draw from it.
+    """
+    context = _FIT_CONTEXT.get()
+    state = None if context is None else context.random_state
+    if state is None:
+        return None
+    if isinstance(state, (int, np.integer)) and not isinstance(state, bool):
+        sequence = np.random.SeedSequence([int(state), zlib.crc32(role.encode())])
+        return int(sequence.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+    if isinstance(state, np.random.Generator):
+        return int(state.integers(0, 2**63 - 1))
+    if isinstance(state, np.random.RandomState):
+        return int(state.randint(0, 2**31 - 1))
+    return None
+
+
+def _fit_deadline() -> float | None:
+    context = _FIT_CONTEXT.get()
+    return None if context is None else context.deadline
+
+
+def available_memory(device: torch.device | str = "cpu") -> int | None:
+    """Bytes of memory free for new tensors on ``device`` (None when it cannot be read)."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available():
+        on_device, _ = torch.cuda.mem_get_info(device)
+        return int(on_device)
+    free: int | None = None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    free = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    if free is None:
+        try:
+            free = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            return None
+    try:  # a container's memory limit (cgroup v2) can be tighter than the machine's free memory
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            free = min(free, max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return free
+
+
+def check_count(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` as an int ``>= minimum``; bools, floats, strings and None give a ``ValueError``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or int(value) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_request_size(
+    n_items: int, item_shape: Sequence[int], what: str, device: torch.device | str = "cpu", bytes_per_value: int = 4
+) -> None:
+    """Refuse up front a request whose result alone would not fit in the free memory.
+
+    ``n_items`` results shaped ``item_shape`` of ``bytes_per_value`` bytes
+    each are compared with :func:`available_memory` of the CPU (where results
+    are returned) and, for CUDA, of ``device``.
+    """
+    needed = int(n_items) * int(np.prod([int(s) for s in item_shape], dtype=np.float64)) * bytes_per_value
+    devices = [torch.device("cpu")] + ([torch.device(device)] if torch.device(device).type == "cuda" else [])
+    for place in devices:
+        free = available_memory(place)
+        if free is not None and needed > free:
+            raise ValueError(
+                f"{what}: {n_items} results of shape {tuple(int(s) for s in item_shape)} need about "
+                f"{needed / 2**30:.3g} GiB, more than the {free / 2**30:.3g} GiB free on {place}; "
+                "ask for fewer at a time"
+            )
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -58,6 +163,9 @@ class TrainingBudget:
 
     Yields the step index and shows a tqdm bar. ``elapsed`` and ``completed``
     are readable afterwards (the estimators store them as fitted attributes).
+    Inside an estimator's ``fit`` that has a ``max_time``, the budget also
+    stops when that outer ``max_time`` runs out (nested training included);
+    at least one step always runs.
     """
 
     def __init__(self, n_steps: int, max_time: float | None, desc: str, verbose: bool = True, unit: str = "it") -> None:
@@ -65,6 +173,10 @@ class TrainingBudget:
             raise ValueError(f"the training budget must be >= 1 step, got {n_steps}")
         if max_time is not None and max_time <= 0:
             raise ValueError(f"max_time must be > 0 seconds or None, got {max_time}")
+        deadline = _fit_deadline()
+        if deadline is not None:  # an outer fit's max_time covers this training too (at least one step runs)
+            remaining = max(deadline - time.perf_counter(), 1e-9)
+            max_time = remaining if max_time is None else min(max_time, remaining)
         self.n_steps = int(n_steps)
         self.max_time = max_time
         self.desc = desc
@@ -194,6 +306,39 @@ def _moved_class(key: str) -> type[MetaaugEstimator] | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def _atomic_fit(fit: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a ``fit`` so that, if it raises, the estimator is left exactly as before the call.
+
+    The outermost call snapshots the instance (deep-copying learned state only
+    when there is some, e.g. for ``warm_start``), runs ``fit`` with a
+    :class:`_FitContext` that nested estimators and training budgets read
+    (``max_time`` deadline, ``random_state``), checks that every fitted network
+    is finite, and on any exception puts the snapshot back.
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self: MetaaugEstimator, *args: Any, **kwargs: Any) -> Any:
+        if id(self) in _FITTING:  # a subclass's fit calling super().fit: the outer call guards
+            return fit(self, *args, **kwargs)
+        snapshot = self._snapshot()
+        _FITTING.add(id(self))
+        token = _FIT_CONTEXT.set(self._fit_context())
+        try:
+            result = fit(self, *args, **kwargs)
+            self._check_finite()
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(snapshot)
+            raise
+        finally:
+            _FIT_CONTEXT.reset(token)
+            _FITTING.discard(id(self))
+        return result
+
+    wrapper.__metaaug_atomic__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 class MetaaugEstimator(BaseEstimator):
     """Base of every metaaug estimator: parameter checks, device, fitted checks, persistence.
 
@@ -211,11 +356,60 @@ class MetaaugEstimator(BaseEstimator):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _REGISTRY[_class_key(cls)] = cls
+        fit = getattr(cls, "fit", None)  # its own, or one a mixin provides
+        if callable(fit) and not getattr(fit, "__metaaug_atomic__", False):
+            cls.fit = _atomic_fit(fit)
 
     def _validate_params(self) -> None:
-        """Check every parameter against ``_parameter_constraints``, then :meth:`_validate_relations`."""
-        check_params(type(self).__name__, self.get_params(deep=False), self._parameter_constraints)
+        """Check every parameter against ``_parameter_constraints``, then :meth:`_validate_relations`.
+
+        A ``device`` parameter is also resolved, so that an unknown or
+        unavailable device fails here rather than at first use.
+        """
+        params = self.get_params(deep=False)
+        check_params(type(self).__name__, params, self._parameter_constraints)
+        if "device" in params:
+            try:
+                resolve_device(params["device"])
+            except ValueError as err:
+                raise ValueError(f"{type(self).__name__}: {err}") from None
         self._validate_relations()
+
+    # ------------------------------------------------------------ atomic fit
+    def _snapshot(self) -> dict[str, Any]:
+        """The instance's state, copied deeply enough that a failed ``fit`` can put it back."""
+        state = dict(vars(self))
+        if self._fitted_names():  # fitted modules and arrays may be changed in place (warm_start)
+            params = set(self.get_params(deep=False))
+            learned = {k: v for k, v in state.items() if k not in params}
+            try:
+                state.update(copy.deepcopy(learned))
+            except Exception:  # pragma: no cover - an attribute that cannot be copied: keep references
+                pass
+        return state
+
+    def _fit_context(self) -> _FitContext:
+        outer = _FIT_CONTEXT.get()
+        deadline = None if outer is None else outer.deadline
+        max_time = getattr(self, "max_time", None)
+        if isinstance(max_time, Real) and not isinstance(max_time, bool) and 0 < float(max_time) < math.inf:
+            own = time.perf_counter() + float(max_time)
+            deadline = own if deadline is None else min(deadline, own)
+        return _FitContext(deadline=deadline, random_state=getattr(self, "random_state", None))
+
+    def _check_finite(self) -> None:
+        """Raise :class:`TrainingDivergedError` when a fitted network holds a NaN or infinite parameter."""
+        for name in self._fitted_names():
+            module = getattr(self, name)
+            if not isinstance(module, torch.nn.Module):
+                continue
+            for pname, param in module.named_parameters():
+                if not bool(torch.isfinite(param.detach()).all()):
+                    raise TrainingDivergedError(
+                        f"{type(self).__name__}: parameter {pname!r} of {name} is NaN or infinite after "
+                        "training; training diverged. Try a smaller learning rate (lr), and check that the "
+                        "images are in [0, 1]."
+                    )
 
     def _validate_relations(self) -> None:
         """Rules that involve several parameters; raise ``ValueError``. None by default."""
@@ -264,43 +458,84 @@ class MetaaugEstimator(BaseEstimator):
         }
 
     @staticmethod
-    def _from_payload(payload: dict) -> MetaaugEstimator:
+    def _from_payload(payload: Any) -> MetaaugEstimator:
+        if not isinstance(payload, dict):
+            raise ValueError(f"a saved estimator must be a dictionary, got {type(payload).__name__}")
+        missing = [key for key in ("class", "params", "fitted") if key not in payload]
+        if missing:
+            raise ValueError(f"the saved estimator lacks the key(s) {missing} (it needs 'class', 'params', 'fitted')")
+        version = payload.get("format", FORMAT_VERSION)
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+            raise ValueError(f"unknown model file format {version!r}; this metaaug reads formats 1..{FORMAT_VERSION}")
         key = payload["class"]
         if not isinstance(key, str):
             raise ValueError(f"the model file names its class as {key!r}, not a string")
+        # only registered estimator classes load: nothing named in the file is ever imported
         if key not in _REGISTRY:
             _import_estimators()
         cls = _REGISTRY.get(key) or _moved_class(key)
         if cls is None:
             raise ValueError(f"cannot load {key!r}: no such metaaug estimator class")
-        params = {cls._renamed.get(k, k): _decode(v) for k, v in payload["params"].items()}
+        raw_params, raw_fitted = payload["params"], payload["fitted"]
+        for section, value in (("params", raw_params), ("fitted", raw_fitted)):
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                raise ValueError(f"the model file's {section!r} must be a dictionary with string keys")
+        params = {cls._renamed.get(k, k): _decode(v) for k, v in raw_params.items()}
+        valid = set(cls._get_param_names())
+        unknown = sorted(set(params) - valid)
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no parameter(s) {unknown}; its parameters are {sorted(valid)}")
         est = cls(**params)
-        est._restore_fitted(payload["fitted"])
+        constraints = {k: v for k, v in cls._parameter_constraints.items() if k != "device"}
+        check_params(cls.__name__, est.get_params(deep=False), constraints)
+        est._restore_fitted(raw_fitted)
         return est
 
     def _restore_fitted(self, fitted: dict) -> None:
         modules = {}
         fitted = {self._renamed.get(k, k): v for k, v in fitted.items()}
         for key, value in fitted.items():
+            if not key.endswith("_") or key.startswith("_"):
+                raise ValueError(f"{key!r} is not a fitted attribute (fitted names end with '_')")
             if isinstance(value, dict) and "__module__" in value:
                 modules[key] = value["__module__"]
             else:
                 setattr(self, key, _decode(value))
-        if modules:
+        try:
             self._init_modules()
-            for key, state in modules.items():
-                module = getattr(self, key, None)
-                if not isinstance(module, torch.nn.Module):
-                    raise ValueError(f"{type(self).__name__}._build_modules did not create {key!r}")
+        except Exception:
+            if modules:
+                raise
+            return  # no networks saved and none can be built: a class without networks (the former behaviour)
+        built = {k for k, v in vars(self).items() if isinstance(v, torch.nn.Module) and k.endswith("_")}
+        absent = sorted(built - set(modules))
+        if absent:
+            raise ValueError(f"the model file holds no weights for the {type(self).__name__} network(s) {absent}")
+        for key, state in modules.items():
+            module = getattr(self, key, None)
+            if not isinstance(module, torch.nn.Module):
+                raise ValueError(f"{type(self).__name__} has no network {key!r} to load saved weights into")
+            if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+                raise ValueError(f"the saved weights of {key!r} must be a dictionary of tensors")
+            try:
                 module.load_state_dict(state)
-                module.to(self._device())
-                module.eval()
+            except RuntimeError as err:
+                detail = " ".join(str(err).split())
+                raise ValueError(f"the saved weights do not fit {type(self).__name__}.{key}: {detail}") from None
+            module.to(self._device())
+            module.eval()
 
     def save(self, path: str | Path) -> Path:
-        """Save the fitted estimator to ``path`` (readable with ``weights_only=True``)."""
+        """Save the fitted estimator to ``path`` (readable with ``weights_only=True``).
+
+        The file holds a SHA-256 checksum of its content (every tensor's bytes
+        and every value, in a fixed order) that :meth:`load` verifies.
+        """
         path = Path(path)
+        payload = self._to_payload()
+        payload[CHECKSUM_KEY] = payload_checksum(payload)
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(self._to_payload(), path)
+        torch.save(payload, path)
         return path
 
     @classmethod
@@ -308,7 +543,11 @@ class MetaaugEstimator(BaseEstimator):
         """Load an estimator saved with :meth:`save`.
 
         ``device`` overrides the saved ``device`` parameter (e.g. load a GPU
-        model on a CPU machine).
+        model on a CPU machine). Only registered metaaug estimator classes
+        load (the file never makes metaaug import a module), the checksum is
+        verified when the file has one (files written before it existed have
+        none), and every malformed file gives one ``ValueError`` naming what is
+        wrong.
         """
         path = Path(path)
         if not path.is_file():
@@ -319,12 +558,62 @@ class MetaaugEstimator(BaseEstimator):
             raise ValueError(f"{path} is not a metaaug model file: {err}") from err
         if not isinstance(payload, dict) or "class" not in payload:
             raise ValueError(f"{path} is not a metaaug model file")
-        if device is not None and "device" in payload["params"]:
+        if CHECKSUM_KEY in payload:
+            stored = payload[CHECKSUM_KEY]
+            try:
+                actual = payload_checksum(payload)
+            except TypeError as err:
+                raise ValueError(f"{path} is not a valid metaaug model file: {err}") from None
+            if stored != actual:
+                raise ValueError(
+                    f"{path}: checksum mismatch (the file was changed or corrupted after it was saved); "
+                    f"stored {stored!r}, content gives {actual!r}"
+                )
+        if device is not None and isinstance(payload.get("params"), dict) and "device" in payload["params"]:
             payload["params"]["device"] = device
-        est = MetaaugEstimator._from_payload(payload)
+        try:
+            est = MetaaugEstimator._from_payload(payload)
+            if not est.__sklearn_is_fitted__():
+                raise ValueError("it holds no fitted state (only fitted estimators are saved)")
+            est._check_finite()
+        except ValueError as err:
+            raise ValueError(f"{path} is not a valid metaaug model file: {err}") from None
+        except (KeyError, TypeError, AttributeError, IndexError, RuntimeError) as err:
+            raise ValueError(f"{path} is not a valid metaaug model file: {type(err).__name__}: {err}") from None
         if cls is not MetaaugEstimator and not isinstance(est, cls):
             raise ValueError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}")
         return est
+
+
+def payload_checksum(payload: Mapping[str, Any]) -> str:
+    """``"sha256:<hex>"`` over a saved payload (all but its checksum), walked in a fixed order.
+
+    Tensors contribute their dtype, shape and raw bytes; other values their
+    ``repr``; every entry is prefixed by its path in the payload.
+    """
+    digest = hashlib.sha256()
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, torch.Tensor):
+            flat = value.detach().cpu().reshape(-1)
+            tensor = torch.empty(flat.numel(), dtype=flat.dtype).copy_(flat)  # dense, stride 1
+            digest.update(f"{where}|tensor|{value.dtype}|{tuple(value.shape)}|".encode())
+            digest.update(tensor.view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            digest.update(f"{where}|dict|{len(value)}|".encode())
+            for key in sorted(value, key=repr):
+                walk(value[key], f"{where}/{key!r}")
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"{where}|{type(value).__name__}|{len(value)}|".encode())
+            for i, item in enumerate(value):
+                walk(item, f"{where}/{i}")
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            digest.update(f"{where}|{type(value).__name__}|{value!r}|".encode())
+        else:
+            raise TypeError(f"cannot checksum a {type(value).__name__} at {where or '/'}")
+
+    walk({k: v for k, v in payload.items() if k != CHECKSUM_KEY}, "")
+    return "sha256:" + digest.hexdigest()
 
 
 def load(path: str | Path, device: str | None = None) -> MetaaugEstimator:

@@ -133,7 +133,12 @@ class _Named(Constraint):
                 return True
             return isinstance(value, Integral) and not isinstance(value, bool) and int(value) >= 0
         if self.name == "device":
-            return isinstance(value, (str, torch.device))
+            if isinstance(value, torch.device) or value == "auto":
+                return True
+            try:
+                return isinstance(value, str) and torch.device(value).type in ("cpu", "cuda", "mps")
+            except (RuntimeError, ValueError):
+                return False
         raise ValueError(f"unknown constraint {self.name!r}")
 
     def __str__(self) -> str:

@@ -15,7 +15,9 @@ Run by ``make install`` inside ``.venv``. Steps, each skipped when already done:
    torchvision next to a CPU-only torch: the registry offers no matching CPU
    pair), a start-up hook (``scripts/torchvision_startup.py``) that lets
    ``import torchvision`` (and so ``import learn2learn``) work in any program
-   run by this interpreter.
+   run by this interpreter;
+6. a start-up hook (``scripts/gym_notice_startup.py``) that keeps gym's
+   "unmaintained" notice from printing when learn2learn imports gym.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ LEARN2LEARN_RUNTIME = ["gym", "requests", "scipy", "tqdm"]
 # declared by learn2learn but used only by parts metaaug does not import; pip would report them missing
 LEARN2LEARN_UNUSED_REQUIREMENTS = ("gsutil", "qpth")
 STARTUP_MODULE = "metaaug_torchvision_startup"
+GYM_STARTUP_MODULE = "metaaug_gym_startup"
 CYTHON_SOURCES = ["meta_dataset", "task_dataset", "transforms"]
 
 
@@ -107,17 +110,36 @@ def ensure_torchvision_imports() -> None:
     """Install the start-up hook when torchvision's compiled operators cannot load next to this torch."""
     if torchvision_imports():
         return
-    site_packages = Path(site.getsitepackages()[0])
-    here = Path(__file__).resolve().parent
-    shutil.copyfile(here / "torchvision_startup.py", site_packages / f"{STARTUP_MODULE}.py")
-    (site_packages / f"{STARTUP_MODULE}.pth").write_text(f"import {STARTUP_MODULE}\n")
+    path = install_startup_hook("torchvision_startup.py", STARTUP_MODULE)
     if not torchvision_imports():
         raise SystemExit("torchvision still fails to import after installing the start-up hook")
     print(
         f"note: this torchvision build cannot load its compiled operators next to this torch, so "
-        f"{site_packages / STARTUP_MODULE}.py now declares them at interpreter start-up; "
+        f"{path} now declares them at interpreter start-up; "
         "torchvision's datasets, transforms and models work, its detection operators (nms) do not"
     )
+
+
+def install_startup_hook(source: str, module: str) -> Path:
+    """Copy ``scripts/<source>`` into site-packages as ``<module>.py`` with a ``.pth`` line importing it."""
+    site_packages = Path(site.getsitepackages()[0])
+    shutil.copyfile(Path(__file__).resolve().parent / source, site_packages / f"{module}.py")
+    (site_packages / f"{module}.pth").write_text(f"import {module}\n")
+    return site_packages / f"{module}.py"
+
+
+def learn2learn_prints() -> str:
+    """What a fresh interpreter of this environment prints on stderr for ``import learn2learn``."""
+    result = subprocess.run([sys.executable, "-c", "import learn2learn"], capture_output=True, text=True)
+    return result.stderr.strip()
+
+
+def ensure_quiet_learn2learn() -> None:
+    """Install the gym start-up hook when ``import learn2learn`` prints gym's notice."""
+    if "unmaintained" not in learn2learn_prints():
+        return
+    path = install_startup_hook("gym_notice_startup.py", GYM_STARTUP_MODULE)
+    print(f"note: {path} keeps gym's 'unmaintained' notice from printing when learn2learn imports gym")
 
 
 def main(argv: list[str]) -> None:
@@ -130,6 +152,7 @@ def main(argv: list[str]) -> None:
     pip("install", *LEARN2LEARN_RUNTIME)
     ensure_learn2learn()
     ensure_torchvision_imports()
+    ensure_quiet_learn2learn()
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def test_pixel_mixup_is_deterministic_and_checks_input():
     assert torch.equal(a, PixelMixup().generate(seeds, 10, random_state=1))
     with pytest.raises(ValueError, match="at least 2 seeds"):
         PixelMixup().generate(seeds[:1], 4)
-    with pytest.raises(ValueError, match="n must be >= 1"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
         PixelMixup().generate(seeds, 0)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         PixelMixup(alpha=1.5).generate(seeds, 2)

@@ -207,6 +207,8 @@ def test_fit_lofgan_on_omniglot_then_generate(lofgan_on_omniglot, korean_seed_fi
     )
     assert result.returncode == 0, result.stderr
     assert "generated 7 images of shape (1, 28, 28) from 3 seeds with LoFGAN" in result.stdout
+    assert "seeds resized from 105x105 to 28x28" in result.stdout  # the dataset's files are 105 px
+    assert "seeds inverted so ink is 1.0" in result.stdout
     files = sorted(out_dir.glob("*.png"))
     assert len(files) == 7
     images = np.stack([read_png(f) for f in files])
@@ -232,7 +234,9 @@ def test_fit_lofgan_on_omniglot_then_generate(lofgan_on_omniglot, korean_seed_fi
         )
         == 0
     )
-    assert read_png(grid).shape[0] > 3 * 28  # seed row + gap + two rows of generated images
+    picture = read_png(grid)
+    assert picture.shape[0] > 3 * 56  # seed row + gap + two rows of generated images, drawn at least 2x
+    assert np.median(picture) > 0.9  # dark ink on white
 
 
 def test_generate_is_deterministic_and_matches_the_library(lofgan_on_omniglot, korean_seed_files, tmp_path):
@@ -271,7 +275,7 @@ def test_generate_is_deterministic_and_matches_the_library(lofgan_on_omniglot, k
         ([], "a command is required"),
         (["fit", "nosuch", "--data", "digits", "--out", "x.pt"], "invalid choice: 'nosuch'"),
         (["fit", "lasium", "--data", "digits"], "--out"),
-        (["sample-tasks", "model.pt", "--out", "x.pt", "--ways", "five"], "invalid int value"),
+        (["sample-tasks", "model.pt", "--out", "x.pt", "--ways", "five"], "expected an integer from 1 to"),
         (["benchmark", "baselines"], "invalid choice: 'benchmark'"),  # benchmarks run as python -m benchmarks...
         (["generate", "/no/such/model.pt", "--seeds", ".", "--out", "o"], "no model file at /no/such/model.pt"),
         (["demo", "--data", "/no/such/folder"], "/no/such/folder"),
@@ -343,14 +347,14 @@ def test_model_kind_and_output_checks(capsys, lasium_on_digits, tmp_path):
     assert "--arg" in in_process_error(
         capsys, ["sample-tasks", str(lasium_on_digits), "--out", str(tmp_path / "t.pt"), "--arg", "bogus=1"]
     )
-    assert "n_ways" in in_process_error(
+    assert "--ways: must be from 1 to" in in_process_error(
         capsys, ["sample-tasks", str(lasium_on_digits), "--out", str(tmp_path / "t.pt"), "--ways", "0"]
     )
 
 
 def test_generate_checks_seeds_and_n(capsys, lofgan_on_omniglot, korean_seed_files, tmp_path):
     model = str(lofgan_on_omniglot)
-    assert "--n must be >= 1" in in_process_error(
+    assert "--n: must be from 1 to" in in_process_error(
         capsys, ["generate", model, "--seeds", str(korean_seed_files), "--n", "0", "--out", str(tmp_path)]
     )
     empty = tmp_path / "empty"
@@ -405,7 +409,7 @@ def test_parse_value_and_coercion():
 def test_demo_dispatches_to_run_demo(monkeypatch, capsys):
     calls = {}
 
-    def fake_run_demo(data=None, quick=False, random_state=0):
+    def fake_run_demo(data=None, quick=False, random_state=0, out_dir=None):
         calls.update(data=data, quick=quick, random_state=random_state)
         print("| method | accuracy |")
         return "| method | accuracy |"
@@ -431,3 +435,100 @@ def test_the_package_runs_only_under_main():
         [sys.executable, "-c", "import metaaug.__main__"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+
+
+# ------------------------------------------------- arguments checked before any work
+def in_process(capsys, args):
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, [line for line in captured.err.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--param", "backend=vae", "--param", "lr=abc"], "parameter lr expects a number, got 'abc'"),
+        (["--param", "backend=vae", "--param", "beta=abc"], "parameter beta expects a number, got 'abc'"),
+        (["--param", "max_time=abc"], "parameter max_time expects a number, got 'abc'"),
+        (["--param", "lr=inf"], "lr must be None or a finite number"),
+        (["--image-size", "0"], "--image-size: must be from 2 to 1024, got 0"),
+        (["--image-size", "100000"], "--image-size: must be from 2 to 1024, got 100000"),
+    ],
+)
+def test_fit_refuses_bad_values_before_reading_data(extra, fragment, tmp_path, capsys):
+    code, out, err = in_process(capsys, ["fit", "lasium", "--data", "digits", "--out", str(tmp_path / "m.pt"), *extra])
+    assert code == 2 and len(err) == 1 and fragment in err[0], err
+    assert "loading" not in out and not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["sample-tasks", "m.pt", "--n-tasks", "1000000000", "--out", "t.pt"], "--n-tasks: must be from 1 to 100000"),
+        (["sample-tasks", "m.pt", "--ways", "0", "--out", "t.pt"], "--ways: must be from 1 to 1000"),
+        (["generate", "m.pt", "--seeds", "s", "--n", "1000000000", "--out", "g.png"], "--n: must be from 1 to 100000"),
+        (["generate", "m.pt", "--seeds", "s", "--n", "0", "--out", "g.png"], "--n: must be from 1 to 100000, got 0"),
+    ],
+)
+def test_huge_or_empty_requests_are_refused_up_front(args, fragment, capsys):
+    code, _, err = in_process(capsys, args)
+    assert code == 2 and len(err) == 1 and fragment in err[0], err
+
+
+def test_output_limit_counts_bytes():
+    from metaaug.cli.commands import check_output_size
+
+    check_output_size(100_000, (1, 28, 28), "--n")
+    with pytest.raises(UsageError, match="more than the 4 GiB limit"):
+        check_output_size(100_000, (3, 1024, 1024), "--n")
+
+
+@pytest.mark.skipif(not Path("/sys").is_dir(), reason="needs a /sys that refuses new files")
+def test_unwritable_out_is_refused_before_training(capsys):
+    code, out, err = in_process(capsys, ["fit", "lasium", "--data", "digits", "--out", "/sys/m.pt"])
+    assert code == 2 and len(err) == 1 and "--out /sys/m.pt cannot be written" in err[0], err
+    assert "loading" not in out
+
+
+def test_unwritable_generate_and_demo_outputs(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = in_process(capsys, ["generate", "m.pt", "--seeds", "s", "--out", str(blocker)])
+    assert code == 2 and "exists and is not a folder" in err[0], err
+    code, _, err = in_process(capsys, ["demo", "--out-dir", str(blocker / "sub")])
+    assert code == 2 and len(err) == 1 and "--out-dir" in err[0], err
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write read-only files")
+def test_read_only_out_file_is_refused(tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    out.write_bytes(b"")
+    out.chmod(0o444)
+    code, _, err = in_process(capsys, ["fit", "lasium", "--data", "digits", "--out", str(out)])
+    assert code == 2 and "cannot be written" in err[0], err
+
+
+def test_string_for_a_numeric_generate_argument():
+    from metaaug.cli.parser import call_kwargs
+
+    with pytest.raises(UsageError, match="parameter alpha expects a number, got 'abc'"):
+        call_kwargs(metaaug.AE.generate, {"alpha": "abc"}, "--arg")
+    assert call_kwargs(metaaug.AE.generate, {"alpha": 0.5}, "--arg") == {"alpha": 0.5}
+
+
+def test_fit_writes_the_loss_curve_and_says_when_it_inverts(tmp_path, capsys):
+    """Dark-on-light images are inverted (and the output says so); the loss curve lands next to the model."""
+    from metaaug.data import load_digits
+
+    X, _ = load_digits()
+    np.save(tmp_path / "light.npy", (1.0 - X[:60, 0]).numpy())
+    out = tmp_path / "ae.pt"
+    args = ["fit", "ae", "--data", str(tmp_path / "light.npy"), "--out", str(out), "--quiet"]
+    code, stdout, err = in_process(capsys, [*args, "--param", "epochs=1", "--param", "hidden=4"])
+    assert code == 0, err
+    assert "inverted the images so ink is 1.0" in stdout
+    curve = tmp_path / "ae.loss.png"
+    assert curve.is_file() and f"-> {curve}" in stdout
+    with Image.open(curve) as image:
+        assert image.width > image.height > 100
+    assert metaaug.load(out).loss_curve_.size > 0

@@ -464,3 +464,169 @@ def test_auto_device_uses_cuda_when_present(name, digit_data):
     for module in modules:
         assert all(p.device.type == "cuda" for p in module.parameters())
     output(name, est, digit_data)
+
+
+# -------------------------------------------------------------- reliability (issue 21)
+TRAINS = {"LASIUM", "AE", "IntAE", "AugIntAE", "LoFGAN", "MetaFAVAE", "ProtoNetClassifier", "MAMLClassifier"}
+
+
+def _unfitted_everywhere(name: str, est, digit_data, tmp_path) -> None:
+    """Nothing half-built is usable or savable."""
+    assert not est._fitted_names(), f"{name} kept {est._fitted_names()} after a failed fit"
+    with pytest.raises(NotFittedError):
+        output(name, est, digit_data)
+    with pytest.raises(NotFittedError):
+        est.save(tmp_path / "half.pt")
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_a_fit_that_raises_leaves_the_estimator_unfitted(name, digit_data, tmp_path, monkeypatch):
+    if not REGISTRY[name].needs_fit:
+        pytest.skip(f"{name} needs no fitting")
+
+    def fail(self):
+        raise RuntimeError("late failure")
+
+    # the last thing every fit does: everything is built by then
+    monkeypatch.setattr(MetaaugEstimator, "_check_finite", fail)
+    est = make(name)
+    before = dict(vars(est))
+    with pytest.raises(RuntimeError, match="late failure"):
+        fit(name, est, digit_data)
+    assert vars(est) == before
+    _unfitted_everywhere(name, est, digit_data, tmp_path)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_a_refit_that_raises_keeps_the_previous_fitted_state(name, digit_data, monkeypatch):
+    if not REGISTRY[name].needs_fit:
+        pytest.skip(f"{name} needs no fitting")
+    overrides = {"warm_start": True} if "warm_start" in make(name).get_params() else {}
+    est = fit(name, make(name, **overrides), digit_data)
+    states = {k: {p: t.clone() for p, t in s.items()} for k, s in module_states(est).items()}
+    attributes = set(public_attributes(est))
+    reference = output(name, est, digit_data, random_state=3)
+
+    def fail(self):
+        raise RuntimeError("late failure")
+
+    monkeypatch.setattr(MetaaugEstimator, "_check_finite", fail)
+    with pytest.raises(RuntimeError, match="late failure"):
+        fit(name, est, digit_data)  # with warm_start this trains the same modules in place first
+    monkeypatch.undo()
+    assert set(public_attributes(est)) == attributes
+    assert_same_states(states, module_states(est))
+    assert torch.equal(output(name, est, digit_data, random_state=3), reference)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_a_non_finite_loss_stops_training_and_names_the_step(name, digit_data, tmp_path, monkeypatch):
+    if name not in TRAINS:
+        pytest.skip(f"{name} has no training loop")
+    from metaaug.base import TrainingBudget, TrainingDivergedError
+
+    calls = []
+    original = TrainingBudget.track
+
+    def diverged(self, loss, name="loss"):
+        calls.append(loss)
+        return original(self, float("nan"), name)
+
+    monkeypatch.setattr(TrainingBudget, "track", diverged)
+    est = make(name)
+    with pytest.raises(TrainingDivergedError, match=r"training step 1\b.*learning rate"):
+        fit(name, est, digit_data)
+    assert len(calls) == 1
+    monkeypatch.undo()
+    _unfitted_everywhere(name, est, digit_data, tmp_path)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_training_loops_check_every_step(name, digit_data, monkeypatch):
+    if name not in TRAINS:
+        pytest.skip(f"{name} has no training loop")
+    from metaaug.base import TrainingBudget
+
+    steps: list[int] = []
+    original = TrainingBudget.track
+
+    def record(self, loss, name="loss"):
+        steps.append(self.completed)
+        return original(self, loss, name)
+
+    monkeypatch.setattr(TrainingBudget, "track", record)
+    fit(name, make(name), digit_data)
+    assert steps, f"{name} never checks its loss"
+    assert sorted(set(steps)) == list(range(max(steps) + 1)), "one check (or one per loss term) every step"
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_hyperparameters_refuse_nan_inf_and_strings(name):
+    from metaaug.constraints import satisfies
+
+    cls = estimator_class(name)
+    for param, specs in getattr(cls, "_parameter_constraints", {}).items():
+        for bad in (float("nan"), float("inf"), -float("inf"), "abc"):
+            if bad == "abc" and any(isinstance(s, str) and s == "callable" for s in specs):
+                continue
+            assert not satisfies(bad, specs) or param in {"embedding", "augmentation", "condition"}, (
+                f"{name}.{param} accepts {bad!r}"
+            )
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_bad_output_sizes_and_huge_requests(name, digit_data):
+    case = REGISTRY[name]
+    est = fitted_estimator(name, digit_data)
+    if case.kind == GENERATOR:
+        seeds = novel_seeds(case, digit_data)
+        for bad in (0, -1, 2.5, "3", None, True):
+            with pytest.raises(ValueError, match=r"\bn must be an integer >= 1"):
+                est.generate(seeds, bad, random_state=0)
+        with pytest.raises(ValueError, match="GiB"):
+            est.generate(seeds, 10**12, random_state=0)
+    elif case.kind == SAMPLER:
+        for bad in (0, 2.5, "3", None, True):
+            with pytest.raises(ValueError, match="n_tasks"):
+                est.sample_tasks(bad, n_ways=3, k_shot=1, k_query=2, random_state=0)
+        with pytest.raises(ValueError, match="GiB"):
+            est.sample_tasks(10**12, n_ways=3, k_shot=1, k_query=2, random_state=0)
+    else:
+        pytest.skip("classifiers answer one given task")
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_a_flipped_byte_in_a_saved_file_fails_the_checksum(name, digit_data, tmp_path):
+    if not REGISTRY[name].needs_fit:
+        pytest.skip(f"{name} has no fitted state to save")
+    est = fitted_estimator(name, digit_data)
+    path = est.save(tmp_path / "model.pt")
+    tensors: list[torch.Tensor] = []
+
+    def collect(value):
+        if isinstance(value, torch.Tensor):
+            tensors.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                collect(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                collect(v)
+
+    payload = torch.load(path, weights_only=True)
+    collect(payload["fitted"])
+    stored_as_is = [t for t in tensors if t.is_contiguous() and t.numel() > 0 and t.dtype != torch.bool]
+    if stored_as_is:  # a real flipped bit inside the bytes of the largest tensor
+        largest = max(stored_as_is, key=lambda t: t.numel() * t.element_size())
+        raw = bytearray(path.read_bytes())
+        where = raw.find(largest.numpy().tobytes())
+        assert where >= 0, "tensor bytes are stored as they are"
+        raw[where + largest.numel() * largest.element_size() // 2] ^= 0x01
+        path.write_bytes(bytes(raw))
+        with pytest.raises(ValueError, match="checksum mismatch"):
+            metaaug.load(path)
+    # a value changed in the payload without a new checksum
+    payload["params"]["random_state"] = 1 if payload["params"].get("random_state") != 1 else 2
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        metaaug.load(path)

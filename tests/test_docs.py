@@ -52,14 +52,20 @@ TEST_ALPHABETS = {"Korean", "Tagalog"}
 
 @pytest.fixture
 def omniglot_as_digits(monkeypatch):
-    """``load_omniglot(root, alphabets)`` -> digits 5-9 for Korean/Tagalog, else digits 0-4 (labels from 0)."""
+    """``load_omniglot(root, alphabets)`` -> digits 5-9 for Korean/Tagalog, else digits 0-4 (labels from 0);
+    ``load_omniglot_subset(split)`` likewise ("test": digits 5-9)."""
     X, y = load_digits()
 
     def fake_load_omniglot(root, alphabets=None, image_size=28):
         keep = y >= 5 if TEST_ALPHABETS & set(alphabets or ()) else y < 5
         return X[keep], y[keep] - int(y[keep].min())
 
+    def fake_load_omniglot_subset(split="all"):
+        X_split, y_split = fake_load_omniglot(None, ["Korean"] if split == "test" else None)
+        return X_split, y_split, ["digits"] * (int(y_split.max()) + 1)
+
     monkeypatch.setattr(metaaug.data, "load_omniglot", fake_load_omniglot)
+    monkeypatch.setattr(metaaug.data, "load_omniglot_subset", fake_load_omniglot_subset)
     return fake_load_omniglot
 
 

@@ -44,6 +44,14 @@ def test_lasium_to_maml_runs(capsys):
     assert "held-out classes" in capsys.readouterr().out
 
 
+def test_lasium_own_generator_runs(capsys):
+    results = load_example("lasium_own_generator").main(
+        ["--vae-epochs", "1", "--gan-epochs", "1", "--iterations", "2", "--test-tasks", "3"]
+    )
+    assert len(results) == 2 and all(0.0 <= acc <= 1.0 for acc in results.values())
+    assert "MSGAN as a plain module" in capsys.readouterr().out
+
+
 def test_augment_classifier_runs():
     results = load_example("augment_classifier").main(["--epochs", "1", "--hidden", "8", "--clf-epochs", "1"])
     assert len(results) == 2 and all(0.0 <= acc <= 1.0 for acc in results.values())

@@ -26,7 +26,7 @@ def omniglot_samplers(dev_split):
 @pytest.fixture(scope="module")
 def fitted_protonet(omniglot_samplers):
     train, _ = omniglot_samplers
-    return ProtoNetClassifier(n_iterations=30, random_state=0, verbose=False).fit(train)
+    return ProtoNetClassifier(n_iterations=30, k_query=5, hidden=32, random_state=0, verbose=False).fit(train)
 
 
 def test_mean_ci95_formula():

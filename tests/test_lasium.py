@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from metaaug.augment import AffineRanges
-from metaaug.samplers.lasium import LASIUM
+from metaaug.samplers.lasium import LASIUM, SIGMA2_DEFAULTS
 
 FAST = dict(backend="vae", hidden=4, epochs=1, batch_size=256, verbose=False, device="cpu")
 HYP = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -317,9 +317,13 @@ def test_autoencoder_backend_by_name_trains_a_metaaug_autoencoder(tmp_path, X_di
     assert isinstance(augintae.backend_, AugIntAE)
 
 
-def test_sigma2_default_depends_on_the_latent_geometry(vae_lasium, gan_lasium, codec_lasium):
+def test_sigma2_default_depends_on_the_anchor_source(vae_lasium, gan_lasium, codec_lasium):
     assert vae_lasium.sigma2 is None
-    assert vae_lasium._sigma2() == gan_lasium._sigma2() == codec_lasium._sigma2() == 0.03
+    assert vae_lasium._sigma2() == codec_lasium._sigma2() == SIGMA2_DEFAULTS["data"] == 0.03
+    # prior anchors (the GAN's 128-d N(0, I)): the paper's range, not the encoded-anchor value
+    assert gan_lasium._sigma2() == SIGMA2_DEFAULTS["prior"]
+    assert 0.25 <= SIGMA2_DEFAULTS["prior"] <= 1.0
+    assert variant(vae_lasium, anchors="prior")._sigma2() == SIGMA2_DEFAULTS["prior"]
     assert variant(vae_lasium, sigma2=0.2)._sigma2() == 0.2
 
 
@@ -512,6 +516,7 @@ def test_model_files_with_epochs_done_still_load(tmp_path, vae_lasium):
     path = vae_lasium.save(tmp_path / "new.pt")
     payload = torch.load(path, weights_only=True)
     payload["fitted"]["epochs_done_"] = payload["fitted"].pop("n_iter_")
+    payload.pop("checksum", None)  # files of that time had no checksum
     old = tmp_path / "old.pt"
     torch.save(payload, old)
     loaded = LASIUM.load(old)

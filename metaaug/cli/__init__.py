@@ -2,8 +2,8 @@
 
 Subcommands::
 
-    metaaug demo [--data PATH] [--quick]
-    metaaug fit METHOD --data PATH|digits --out model.pt [--param key=value ...]
+    metaaug demo [--data PATH|digits] [--quick] [--out-dir DIR]
+    metaaug fit METHOD --data PATH|digits|omniglot-subset --out model.pt [--param key=value ...]
     metaaug sample-tasks model.pt --n-tasks N --ways 5 --shots 1 --queries 15 --out tasks.pt|grid.png
     metaaug generate model.pt --seeds DIR|FILES --n 100 --out DIR|grid.png
 

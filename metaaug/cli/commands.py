@@ -16,7 +16,14 @@ from typing import Any
 import torch
 
 from metaaug.cli.errors import UsageError, one_line
-from metaaug.cli.io import displayed, load_training_data, read_seeds, save_generated_files, save_generated_grid
+from metaaug.cli.io import (
+    check_writable,
+    displayed,
+    load_training_data,
+    read_seeds,
+    save_generated_files,
+    save_generated_grid,
+)
 from metaaug.cli.parser import METHODS, call_kwargs, estimator_params, parse_assignments
 
 # methods whose fit(X, y) uses labels when given (the others ignore y: they are unsupervised)
@@ -53,6 +60,11 @@ def load_model(path: str, device: str | None) -> Any:
         raise UsageError(f"cannot load {path} as a metaaug model: {one_line(err)}") from err
 
 
+def with_article(name: str) -> str:
+    """``"an AE"``, ``"an IntAE"``, ``"a LASIUM"``: "an" before a vowel (every class name here is spoken so)."""
+    return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
+
+
 def model_image_shape(model: Any) -> tuple[int, int, int] | None:
     """The ``(C, H, W)`` a fitted model was trained on, if it records one."""
     shape = getattr(model, "image_shape_", None)
@@ -62,13 +74,30 @@ def model_image_shape(model: Any) -> tuple[int, int, int] | None:
     return shape if len(shape) == 3 else None
 
 
+# outputs larger than this are refused before any work (float32 images held in memory at once)
+MAX_OUTPUT_BYTES = 4 * 1024**3
+
+
+def check_output_size(n_images: int, shape: tuple[int, int, int] | None, what: str) -> None:
+    """``UsageError`` when ``n_images`` float32 images of ``shape`` would exceed :data:`MAX_OUTPUT_BYTES`."""
+    if shape is None:
+        return
+    size = n_images * shape[0] * shape[1] * shape[2] * 4
+    if size > MAX_OUTPUT_BYTES:
+        raise UsageError(
+            f"{what} would hold {n_images} images of {shape} ({size / 1024**3:.1f} GiB), more than the "
+            f"{MAX_OUTPUT_BYTES // 1024**3} GiB limit; ask for fewer"
+        )
+
+
 def command_demo(args: argparse.Namespace) -> int:
-    if args.data is not None and not Path(args.data).exists():
-        raise UsageError(f"--data {args.data}: no such file or folder")
+    if args.data not in (None, "digits") and not Path(args.data).exists():
+        raise UsageError(f"--data {args.data}: no such file or folder (give an Omniglot folder/zip or 'digits')")
+    check_writable(Path(args.out_dir), "--out-dir", folder=True)
     from metaaug.demo import run_demo
 
     seed = {} if args.seed is None else {"random_state": args.seed}
-    run_demo(data=args.data, quick=args.quick, **seed)  # prints the table as it goes
+    run_demo(data=args.data, quick=args.quick, out_dir=args.out_dir, **seed)  # prints the table as it goes
     return 0
 
 
@@ -92,7 +121,14 @@ def _fit_estimator(args: argparse.Namespace) -> Any:
     return estimator.set_params(**{**estimator_params(estimator, params), **extra})
 
 
+def loss_curve_path(out: Path) -> Path:
+    """Where ``fit`` writes the training-loss curve: ``model.pt`` -> ``model.loss.png``."""
+    return out.with_name(out.stem + ".loss.png")
+
+
 def command_fit(args: argparse.Namespace) -> int:
+    from metaaug.data.images import looks_inverted
+
     estimator = _fit_estimator(args)
     name = type(estimator).__name__
     if args.labels and args.method not in USES_LABELS:
@@ -100,13 +136,21 @@ def command_fit(args: argparse.Namespace) -> int:
             f"{args.method} learns from unlabeled images only; --labels applies to {', '.join(sorted(USES_LABELS))}"
         )
     out = Path(args.out)
-    if out.exists() and out.is_dir():
-        raise UsageError(f"--out {args.out} is a folder; give a file name such as model.pt")
+    check_writable(out)
+    if not args.no_plot:
+        check_writable(loss_curve_path(out), "the loss curve")
+    # every parameter value is checked now, before the data is read and the training runs
+    estimator._validate_params()
+    estimator._validate_relations()
 
     print(f"loading {args.data} ...", flush=True)
     X, y, description = load_training_data(args.data, args.image_size, args.alphabets)
     if args.labels and y is None:
         raise UsageError(f"--labels given but {args.data} has no labels")
+    if args.invert == "yes" or (args.invert == "auto" and looks_inverted(X)):
+        X = 1.0 - X
+        why = "as asked" if args.invert == "yes" else "they look drawn dark on a light background"
+        print(f"inverted the images so ink is 1.0 ({why}; --invert no keeps them as they are)", flush=True)
     print(f"fitting {name} on {description}, images {tuple(X.shape[1:])}", flush=True)
     start = time.perf_counter()
     if args.labels:
@@ -116,9 +160,15 @@ def command_fit(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     try:
         estimator.save(out)
-    except OSError as err:
+    except (OSError, RuntimeError) as err:
         raise UsageError(f"cannot write {out}: {one_line(err)}") from err
     print(f"fitted {name} in {elapsed:.1f} s -> {out}")
+    curve = getattr(estimator, "loss_curve_", None)
+    if not args.no_plot and curve is not None and len(curve) > 0:
+        from metaaug.plotting import save_loss_curve
+
+        path = save_loss_curve(curve, loss_curve_path(out), title=f"{name} training loss")
+        print(f"training-loss curve ({len(curve)} steps) -> {path}")
     return 0
 
 
@@ -129,12 +179,16 @@ def command_sample_tasks(args: argparse.Namespace) -> int:
     model = load_model(args.model, args.device)
     if not hasattr(model, "sample_tasks"):
         raise UsageError(
-            f"{args.model} holds a {type(model).__name__}, which does not sample tasks; "
+            f"{args.model} holds {with_article(type(model).__name__)}, which does not sample tasks; "
             "use a LASIUM, UMTRA or CACTUs model"
         )
     out = Path(args.out)
     if out.suffix.lower() not in (".pt", ".png"):
         raise UsageError(f"--out must end in .pt (tensors) or .png (a grid), got {args.out}")
+    check_writable(out)
+    check_output_size(
+        args.n_tasks * args.ways * (args.shots + args.queries), model_image_shape(model), "the sampled tasks"
+    )
     kwargs = call_kwargs(model.sample_tasks, parse_assignments(args.arg, "--arg"), "--arg")
     tasks = model.sample_tasks(
         args.n_tasks, n_ways=args.ways, k_shot=args.shots, k_query=args.queries, random_state=args.seed, **kwargs
@@ -155,7 +209,7 @@ def command_sample_tasks(args: argparse.Namespace) -> int:
             out,
         )
     else:
-        save_task_grid(tasks, out, scale=max(2, 56 // tasks[0].support_x.shape[-1]))
+        save_task_grid(tasks, out)
     print(
         f"sampled {len(tasks)} tasks ({args.ways}-way {args.shots}-shot, {args.queries} queries) "
         f"from {type(model).__name__} -> {out}"
@@ -164,24 +218,29 @@ def command_sample_tasks(args: argparse.Namespace) -> int:
 
 
 def command_generate(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    as_grid = out.suffix.lower() == ".png"
+    check_writable(out, folder=not as_grid)
     model = load_model(args.model, args.device)
     if not hasattr(model, "generate"):
         raise UsageError(
-            f"{args.model} holds a {type(model).__name__}, which does not generate images; "
+            f"{args.model} holds {with_article(type(model).__name__)}, which does not generate images; "
             "use an AE, IntAE, AugIntAE, LoFGAN or MetaFAVAE model"
         )
-    if args.n < 1:
-        raise UsageError(f"--n must be >= 1, got {args.n}")
+    check_output_size(args.n, model_image_shape(model), "--n")
     kwargs = call_kwargs(model.generate, parse_assignments(args.arg, "--arg"), "--arg")
-    seeds, inverted = read_seeds(args.seeds, model_image_shape(model), args.invert)
+    notes: list[str] = []
+    seeds, inverted = read_seeds(args.seeds, model_image_shape(model), args.invert, notes)
+    if inverted:
+        notes.append("seeds inverted so ink is 1.0, as metaaug expects (--invert no keeps them as they are)")
+    for note in notes:
+        print(note, flush=True)
     images = model.generate(seeds, args.n, random_state=args.seed, **kwargs).detach().cpu()
-    out = Path(args.out)
-    shown = displayed(images, inverted)
-    if out.suffix.lower() == ".png":
-        save_generated_grid(displayed(seeds, inverted), shown, out)
-        where = f"{out} (first row: seeds)"
+    if as_grid:
+        save_generated_grid(seeds, images, out)
+        where = f"{out} (first row, framed: the seeds)"
     else:
-        save_generated_files(shown, out)
+        save_generated_files(displayed(images, inverted), out)
         where = f"{out}/ ({len(images)} PNG files)"
     print(
         f"generated {len(images)} images of shape {tuple(images.shape[1:])} from {len(seeds)} seeds "

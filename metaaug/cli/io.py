@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from metaaug.cli.errors import UsageError, one_line
-from metaaug.plotting import save_png, tile
+from metaaug.plotting import generated_grid, save_png
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 ARRAY_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
@@ -115,13 +115,27 @@ def _alphabets(text: str) -> list[str]:
 def load_training_data(
     data: str, image_size: int | None, alphabets: str | None
 ) -> tuple[torch.Tensor, torch.Tensor | None, str]:
-    """``(X, y, description)`` for ``--data``: digits, Omniglot, a folder of images or an array file.
+    """``(X, y, description)`` for ``--data``: digits, the embedded Omniglot subset, Omniglot, images or an array file.
 
     ``y`` is ``None`` for unlabeled data. A folder whose images sit in
     subfolders is labeled by subfolder.
     """
     from metaaug.data import as_images, as_labels, load_digits, load_omniglot
 
+    if data == "omniglot-subset":
+        from metaaug.data import load_omniglot_subset
+
+        X, y, class_alphabets = load_omniglot_subset("all")
+        if alphabets:
+            wanted = _alphabets(alphabets)
+            unknown = sorted(set(wanted) - set(class_alphabets))
+            if unknown:
+                raise UsageError(f"--alphabets: unknown alphabet(s) {unknown}; known: {sorted(set(class_alphabets))}")
+            keep_class = torch.tensor([a in wanted for a in class_alphabets])
+            keep = keep_class[y]
+            X, y = X[keep], torch.unique(y[keep], return_inverse=True)[1]
+        X = resize(X, image_size)
+        return X, y, f"the Omniglot subset shipped with metaaug ({len(X)} images, {int(y.max()) + 1} characters)"
     if data == "digits":
         if alphabets:
             raise UsageError("--alphabets applies to Omniglot data, not digits")
@@ -176,13 +190,17 @@ def _read_image_folder(root: Path, image_size: int | None) -> tuple[torch.Tensor
     return X, None, f"{root} ({len(X)} unlabeled images)"
 
 
-def read_seeds(paths: Sequence[str], shape: tuple[int, int, int] | None, invert: str) -> tuple[torch.Tensor, bool]:
+def read_seeds(
+    paths: Sequence[str], shape: tuple[int, int, int] | None, invert: str, notes: list[str] | None = None
+) -> tuple[torch.Tensor, bool]:
     """Seed images for ``generate`` in the model's (C, H, W); returns ``(images, inverted)``.
 
     Grey images drawn dark on light (like Omniglot's files) are inverted so ink
-    is 1.0, the library's convention, when ``invert`` is ``"auto"``.
+    is 1.0, the library's convention, when ``invert`` is ``"auto"``. A line
+    for the user is appended to ``notes`` when the seeds are resized.
     """
     from metaaug.data import as_images
+    from metaaug.data.images import looks_inverted
 
     arrays = [Path(p) for p in paths if Path(p).is_file() and Path(p).suffix.lower() in ARRAY_SUFFIXES]
     if arrays:
@@ -191,42 +209,79 @@ def read_seeds(paths: Sequence[str], shape: tuple[int, int, int] | None, invert:
         if len(arrays) > 1:
             raise UsageError("--seeds takes one array file")
         images = as_images(read_array_file(arrays[0])[0], name=str(arrays[0]))
-        if shape is not None:
-            images = resize(images, shape[1]) if images.shape[1] == shape[0] else images
-        return images, False
+        if shape is not None and images.shape[1] == shape[0] and tuple(images.shape[-2:]) != shape[1:]:
+            _note_resize(notes, tuple(images.shape[-2:]), shape[1:])
+            images = resize(images, shape[1])
+        inverted = invert == "yes" or (invert == "auto" and looks_inverted(images))
+        return (1.0 - images if inverted else images), inverted
     files = image_files(paths)
     if not files:
         raise UsageError(f"no image files in {' '.join(paths)}")
     channels = shape[0] if shape is not None and shape[0] in (1, 3) else None
+    original = read_image_files(files[:1], channels, None).shape[-2:]  # a broken file is reported here
+    if shape is not None and tuple(original) != shape[1:]:
+        _note_resize(notes, tuple(original), shape[1:])
     images = read_image_files(files, channels, None if shape is None else (shape[1], shape[2]))
     inverted = invert == "yes" or (invert == "auto" and images.shape[1] == 1 and float(images.mean()) > 0.5)
     return (1.0 - images if inverted else images), inverted
 
 
+def _note_resize(notes: list[str] | None, source: tuple[int, ...], target: tuple[int, ...]) -> None:
+    if notes is not None:
+        notes.append(
+            f"seeds resized from {source[0]}x{source[1]} to {target[0]}x{target[1]}, the size the model was trained on"
+        )
+
+
 # --------------------------------------------------------------------- writing
+def check_writable(path: Path, option: str = "--out", folder: bool = False) -> None:
+    """Raise :class:`UsageError` unless ``path`` can be written (checked before any work).
+
+    ``folder`` says whether ``path`` is meant to be a folder. A file that
+    exists must be writable; otherwise a temporary file is created (and
+    removed) in the nearest existing parent folder, which also catches
+    file systems that refuse new files (``/sys``, read-only mounts).
+    """
+    import tempfile
+
+    if path.exists():
+        if folder and not path.is_dir():
+            raise UsageError(f"{option} {path} exists and is not a folder")
+        if not folder and path.is_dir():
+            raise UsageError(f"{option} {path} is a folder; give a file name")
+    target = path if (folder and path.is_dir()) else None
+    if not folder and path.is_file():
+        try:
+            with open(path, "r+b"):
+                pass
+        except OSError as err:
+            raise UsageError(f"{option} {path} cannot be written: {err.strerror or one_line(err)}") from err
+        return
+    if target is None:
+        target = path.parent
+        while not target.exists() and target != target.parent:
+            target = target.parent
+        if not target.is_dir():
+            raise UsageError(f"{option} {path}: {target} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as err:
+        raise UsageError(f"{option} {path} cannot be written ({target}: {err.strerror or one_line(err)})") from err
+
+
 def displayed(images: torch.Tensor, inverted: bool) -> torch.Tensor:
     """Images as the user sees them: ink dark on white when the inputs were drawn that way."""
     return 1.0 - images if inverted else images
 
 
-def _upscale_small(images: torch.Tensor) -> torch.Tensor:
-    """Enlarge tiny images (e.g. 8x8 digits) so a grid is legible."""
-    factor = max(1, 32 // images.shape[-1])
-    return F.interpolate(images, scale_factor=factor, mode="nearest") if factor > 1 else images
-
-
 def save_generated_grid(seeds: torch.Tensor, images: torch.Tensor, path: Path) -> None:
-    """One PNG: a row of seeds (up to 10), a blank row, then the generated images 10 a row.
+    """One PNG: the seeds (up to 10, framed), a gap, then the generated images 10 a row.
 
-    ``seeds`` and ``images`` are already in the polarity to show (see :func:`displayed`).
+    ``seeds`` and ``images`` follow the library's convention (ink 1.0); grey
+    images are drawn dark on white and enlarged (see :mod:`metaaug.plotting`).
     """
-    columns = max(1, min(10, len(images)))
-    seed_row = seeds[:columns]
-    blank = torch.ones(columns - len(seed_row), *seed_row.shape[1:])
-    n_rows = -(-len(images) // columns)
-    filler = torch.ones(n_rows * columns - len(images), *images.shape[1:])
-    cells = _upscale_small(torch.cat([seed_row, blank, torch.ones(columns, *images.shape[1:]), images, filler]))
-    save_png(tile(cells.view(n_rows + 2, columns, *cells.shape[1:])), path)
+    save_png(generated_grid(seeds, images), path)
 
 
 def save_generated_files(images: torch.Tensor, folder: Path) -> None:

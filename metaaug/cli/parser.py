@@ -23,6 +23,30 @@ METHODS = {
 }
 
 
+# limits checked before any work: larger requests would exhaust memory rather than fail cleanly
+MAX_IMAGE_SIZE = 1024
+MAX_TASKS = 100_000
+MAX_GENERATED = 100_000
+MAX_WAYS = 1_000
+MAX_SHOTS = 1_000
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``[low, high]``, else a one-line error naming the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but errors are one line (``PROG: error: MESSAGE``) with exit code 2."""
 
@@ -32,7 +56,7 @@ class _Parser(argparse.ArgumentParser):
 
 # ----------------------------------------------------------- key=value options
 def parse_value(text: str) -> Any:
-    """A ``--param`` value: a Python literal (``3``, ``1e-3``, ``(1, 2)``, ``None``, ``True``) or a string."""
+    """A ``--param`` value: a Python literal (``3``, ``1e-3``, ``(1, 2)``, ``True``, ``None``), inf/nan, or a string."""
     lowered = text.strip().lower()
     if lowered in ("none", "null"):
         return None
@@ -41,6 +65,10 @@ def parse_value(text: str) -> Any:
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
+        pass
+    try:
+        return float(text)  # "inf", "nan": numbers that are not Python literals
+    except ValueError:
         return text
 
 
@@ -56,9 +84,28 @@ def parse_assignments(items: Sequence[str] | None, option: str) -> dict[str, Any
     return values
 
 
-def coerce_like(key: str, value: Any, default: Any) -> Any:
-    """Give ``value`` the type of the parameter's default where that is unambiguous."""
-    if default is None or value is None:
+def _expects_number(annotation: Any) -> bool:
+    """Whether a parameter annotation admits numbers but no strings or arbitrary objects."""
+    if annotation is inspect.Parameter.empty:
+        return False
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    words = set(text.replace("|", " ").replace("[", " ").replace("]", " ").replace(",", " ").split())
+    return bool(words & {"int", "float"}) and not words & {"str", "Any", "Callable", "RandomState", "object"}
+
+
+def coerce_like(key: str, value: Any, default: Any, annotation: Any = inspect.Parameter.empty) -> Any:
+    """Give ``value`` the type of the parameter's default where that is unambiguous.
+
+    A string for a parameter whose default is a number, or whose annotation
+    admits only numbers (and None), is refused with :class:`UsageError`.
+    """
+    if value is None:
+        return value
+    if isinstance(value, str) and (isinstance(default, (int, float)) or _expects_number(annotation)):
+        if isinstance(default, bool):
+            raise UsageError(f"parameter {key} expects true or false, got {value!r}")
+        raise UsageError(f"parameter {key} expects a number, got {value!r}")
+    if default is None:
         return value
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -82,7 +129,11 @@ def estimator_params(estimator: Any, overrides: dict[str, Any]) -> dict[str, Any
             f"unknown parameter(s) {', '.join(unknown)} for {type(estimator).__name__}; "
             f"valid: {', '.join(sorted(current))}"
         )
-    return {k: coerce_like(k, v, current[k]) for k, v in overrides.items()}
+    signature = inspect.signature(type(estimator).__init__).parameters
+    return {
+        k: coerce_like(k, v, current[k], signature[k].annotation if k in signature else inspect.Parameter.empty)
+        for k, v in overrides.items()
+    }
 
 
 def call_kwargs(method: Callable[..., Any], overrides: dict[str, Any], option: str) -> dict[str, Any]:
@@ -99,7 +150,8 @@ def call_kwargs(method: Callable[..., Any], overrides: dict[str, Any], option: s
     for key, value in overrides.items():
         param = signature.parameters.get(key)
         default = param.default if param is not None and param.default is not param.empty else None
-        out[key] = coerce_like(key, value, default)
+        annotation = param.annotation if param is not None else inspect.Parameter.empty
+        out[key] = coerce_like(key, value, default, annotation)
     return out
 
 
@@ -116,16 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="few-shot table of every method on digits (or Omniglot)",
-        description="5-way 1-shot accuracy (95%% CI) and wall time of the baselines and "
-        "every unsupervised method; digits classes 0-4 train, 5-9 test.",
+        help="few-shot table of every method on the embedded Omniglot subset",
+        description="Meta-train ProtoNets on unlabeled Omniglot alphabets with LASIUM, UMTRA and CACTUs, "
+        "test them on held-out alphabets next to pixel nearest neighbour and a supervised "
+        "reference: 5-way 1-shot accuracy with its 95% confidence interval and wall time. "
+        "Uses the Omniglot subset shipped with metaaug (no download) and writes two pictures: "
+        "LASIUM's tasks and images generated for a new character.",
     )
     demo.add_argument(
         "--data",
-        metavar="PATH",
-        help="an Omniglot folder/zip instead of the embedded digits (6 training alphabets, Korean + Tagalog for test)",
+        metavar="PATH|digits",
+        help="an Omniglot folder/zip instead of the embedded subset (6 training alphabets, "
+        "Korean + Tagalog for test), or 'digits' for a seconds-long smoke run on sklearn's digits",
     )
-    demo.add_argument("--quick", action="store_true", help="fewer iterations and test tasks")
+    demo.add_argument("--quick", action="store_true", help="a smaller budget: fewer iterations and test tasks")
+    demo.add_argument(
+        "--out-dir", metavar="DIR", default="metaaug-demo", help="where the two PNG pictures go (metaaug-demo)"
+    )
     demo.add_argument("--seed", type=int, help="random seed")
 
     fit = commands.add_parser(
@@ -137,9 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--data",
         required=True,
-        metavar="PATH|digits",
-        help="'digits', an Omniglot folder/zip, a folder of images (one subfolder per class "
-        "for labels) or a .npy/.npz/.pt array file",
+        metavar="PATH|digits|omniglot-subset",
+        help="'digits', 'omniglot-subset' (the Omniglot subset shipped with metaaug), an Omniglot "
+        "folder/zip, a folder of images (one subfolder per class for labels) or a .npy/.npz/.pt array file",
     )
     fit.add_argument("--out", required=True, metavar="model.pt", help="where to save the fitted model")
     fit.add_argument(
@@ -153,13 +212,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A,B|dev-train|dev-test",
         help="Omniglot alphabets to keep (comma-separated, or the demo split's training or test alphabets)",
     )
-    fit.add_argument("--image-size", type=int, metavar="PX", help="resize images to PX x PX (Omniglot: 28)")
+    fit.add_argument(
+        "--image-size",
+        type=bounded_int(2, MAX_IMAGE_SIZE),
+        metavar="PX",
+        help=f"resize images to PX x PX, 2 to {MAX_IMAGE_SIZE} (Omniglot default: 28)",
+    )
+    fit.add_argument(
+        "--invert",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="grey images drawn dark on light are inverted so ink is 1.0 (auto: when they look "
+        "like that; the output says so)",
+    )
     fit.add_argument(
         "--labels", action="store_true", help="pass the data's labels to fit (lofgan, metafavae; default: unlabeled)"
     )
     fit.add_argument("--seed", type=int, help="random_state")
     fit.add_argument("--device", help="'auto', 'cpu' or 'cuda'")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument(
+        "--no-plot", action="store_true", help="do not write the training-loss curve (model.loss.png next to the model)"
+    )
 
     sample = commands.add_parser(
         "sample-tasks",
@@ -169,10 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
         "support | queries).",
     )
     sample.add_argument("model", help="a model saved by 'metaaug fit'")
-    sample.add_argument("--n-tasks", type=int, default=4, help="number of tasks (4)")
-    sample.add_argument("--ways", type=int, default=5, help="classes per task (5)")
-    sample.add_argument("--shots", type=int, default=1, help="support images per class (1)")
-    sample.add_argument("--queries", type=int, default=15, help="query images per class (15)")
+    sample.add_argument(
+        "--n-tasks", type=bounded_int(1, MAX_TASKS), default=4, help=f"number of tasks, at most {MAX_TASKS} (4)"
+    )
+    sample.add_argument("--ways", type=bounded_int(1, MAX_WAYS), default=5, help="classes per task (5)")
+    sample.add_argument("--shots", type=bounded_int(1, MAX_SHOTS), default=1, help="support images per class (1)")
+    sample.add_argument("--queries", type=bounded_int(1, MAX_SHOTS), default=15, help="query images per class (15)")
     sample.add_argument("--out", required=True, metavar="tasks.pt|grid.png")
     sample.add_argument("--arg", action="append", metavar="key=value", help="extra keyword for sample_tasks")
     sample.add_argument("--seed", type=int, help="random_state")
@@ -192,7 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR|FILE",
         help="seed images: files, folders of images, or one .npy/.npz/.pt array",
     )
-    generate.add_argument("--n", type=int, default=100, help="images to generate (100)")
+    generate.add_argument(
+        "--n",
+        type=bounded_int(1, MAX_GENERATED),
+        default=100,
+        help=f"images to generate, at most {MAX_GENERATED} (100)",
+    )
     generate.add_argument(
         "--out", required=True, metavar="DIR|grid.png", help="a folder for PNG files, or a .png grid (first row: seeds)"
     )

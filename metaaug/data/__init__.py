@@ -2,6 +2,7 @@
 
 from metaaug.data.adapters import AugmentedDataset, TaskDataset, collate_tasks
 from metaaug.data.digits import load_digits
+from metaaug.data.embedded_omniglot import load_omniglot_subset
 from metaaug.data.images import as_images, as_labels, check_image_shape
 from metaaug.data.learn2learn_bridge import L2LTaskSource, task_to_l2l, to_l2l_metadataset
 from metaaug.data.omniglot import download_omniglot, load_omniglot, omniglot_alphabets
@@ -26,6 +27,7 @@ __all__ = [
     "download_omniglot",
     "load_digits",
     "load_omniglot",
+    "load_omniglot_subset",
     "omniglot_alphabets",
     "split_episodes",
     "task_to_l2l",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import warnings
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -10,6 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from metaaug._random import RandomState, check_rng, draw_seed
+from metaaug.base import check_count
 from metaaug.data.images import as_images, as_labels
 from metaaug.data.protocols import Augmenter, TaskSampler
 from metaaug.data.tasks import Task, check_task_args
@@ -48,6 +52,8 @@ class TaskDataset(Dataset):
         if not hasattr(sampler, "sample_tasks"):
             raise TypeError(f"sampler must have a sample_tasks method, got {type(sampler).__name__}")
         check_task_args(n_tasks, n_ways, k_shot, k_query)
+        # one task now, so that a layout the sampler cannot serve fails here rather than at first access
+        sampler.sample_tasks(1, n_ways=n_ways, k_shot=k_shot, k_query=k_query, random_state=0)
         self.sampler = sampler
         self.n_tasks = int(n_tasks)
         self.n_ways = int(n_ways)
@@ -95,6 +101,15 @@ def _dataset_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor]:
     return X, as_labels(y, len(X), name="dataset labels")
 
 
+def _shareable(n_bytes: int, folder: str = "/dev/shm") -> bool:
+    """Whether a tensor of ``n_bytes`` fits in shared memory with room to spare."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return False
+    return n_bytes == 0 or 2 * n_bytes + 2**26 <= free
+
+
 class AugmentedDataset(Dataset):
     """A torch ``Dataset`` of ``(image, label)`` mixing real and generated items.
 
@@ -118,6 +133,20 @@ class AugmentedDataset(Dataset):
         Extra keyword arguments for ``generate`` (e.g. ``{"alpha": 0.5}``).
     random_state : None, int or Generator
         Seeds the generated pool; :meth:`refresh` draws a new pool.
+
+    Notes
+    -----
+    The pool is generated once, in the constructor (in the main process),
+    and held in shared memory when there is room for it in ``/dev/shm``.
+    :meth:`refresh` generates a new pool in the calling process and writes it
+    into that same memory, so ``DataLoader`` workers, persistent ones
+    (``persistent_workers=True``) included, serve the new images from their
+    next batch on, and no worker ever generates a pool itself. Call
+    :meth:`refresh` between epochs (while no worker is reading); tensors
+    previously returned by :attr:`generated` see the new images too. Without
+    room in shared memory the pool stays private: worker processes then keep
+    the pool they started with (a warning says so at the first
+    :meth:`refresh`), while ``num_workers=0`` sees every refresh.
     """
 
     def __init__(
@@ -131,10 +160,13 @@ class AugmentedDataset(Dataset):
     ) -> None:
         if not hasattr(augmenter, "generate"):
             raise TypeError(f"augmenter must have a generate method, got {type(augmenter).__name__}")
-        if not 0.0 <= float(ratio) < 1.0:
-            raise ValueError(f"ratio must be in [0, 1), got {ratio}")
-        if max_seeds is not None and max_seeds < 1:
-            raise ValueError(f"max_seeds must be >= 1, got {max_seeds}")
+        given: Any = ratio  # checked as it comes, whatever its annotation says
+        if isinstance(given, bool) or not isinstance(given, Real) or not 0.0 <= float(given) < 1.0:
+            raise ValueError(f"ratio must be a number in [0, 1), got {ratio!r}")
+        if max_seeds is not None:
+            max_seeds = check_count(max_seeds, "max_seeds")
+        if generate_kwargs is not None and not isinstance(generate_kwargs, dict):
+            raise ValueError(f"generate_kwargs must be a dict or None, got {type(generate_kwargs).__name__}")
         self.augmenter = augmenter
         self.ratio = float(ratio)
         self.max_seeds = max_seeds
@@ -146,10 +178,30 @@ class AugmentedDataset(Dataset):
         self._plan = [(int(c), int(round(int(n) * share))) for c, n in zip(classes, counts)]
         self.n_real = len(self.X)
         self.n_generated = sum(n for _, n in self._plan)
-        self._generated: tuple[torch.Tensor, torch.Tensor] | None = None
+        images, labels = self._generate()
+        self.shared = _shareable(images.numel() * images.element_size())
+        if self.shared and images.numel():  # workers forked or spawned later map the same memory
+            images.share_memory_()
+        self._generated = (images, labels)
 
     def refresh(self) -> None:
-        """Generate a new pool of images (one batched call per class)."""
+        """Generate a new pool of images (one batched call per class) and write it over the current one.
+
+        The new images reach ``DataLoader`` workers, persistent ones included,
+        through the shared pool (see the class notes).
+        """
+        images, _ = self._generate()
+        if not self.shared and torch.utils.data.get_worker_info() is None:
+            warnings.warn(
+                "AugmentedDataset: the generated pool is not in shared memory (no room in /dev/shm), so "
+                "DataLoader worker processes keep serving the images they started with; use num_workers=0 "
+                "or free shared memory to see refreshed images in workers",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        self._generated[0].copy_(images)
+
+    def _generate(self) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = [], []
         for label, n in self._plan:
             if n == 0:
@@ -167,16 +219,12 @@ class AugmentedDataset(Dataset):
             images.append(out)
             labels.append(torch.full((n,), label, dtype=torch.int64))
         if images:
-            self._generated = (torch.cat(images), torch.cat(labels))
-        else:
-            self._generated = (self.X[:0], self.y[:0])
+            return torch.cat(images), torch.cat(labels)
+        return self.X[:0].clone(), self.y[:0].clone()
 
     @property
     def generated(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The current pool of generated ``(images, labels)``."""
-        if self._generated is None:
-            self.refresh()
-        assert self._generated is not None
+        """The current pool of generated ``(images, labels)`` (updated in place by :meth:`refresh`)."""
         return self._generated
 
     def __len__(self) -> int:

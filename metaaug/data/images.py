@@ -8,6 +8,7 @@ float in [0, 1], and raises ``ValueError`` naming the problem otherwise.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -131,3 +132,38 @@ def is_line_drawing(images: torch.Tensor, tolerance: float = 0.1, share: float =
         return False
     near_binary = (images <= tolerance) | (images >= 1 - tolerance)
     return bool(near_binary.float().mean() >= share)
+
+
+def looks_inverted(images: torch.Tensor, threshold: float = 0.5) -> bool:
+    """Whether one-channel ``(N, 1, H, W)`` images in [0, 1] look drawn dark on a light background.
+
+    The library's convention for line drawings is ink 1.0 on background 0.0;
+    torchvision's and learn2learn's Omniglot, and most scanned drawings, are
+    the other way round. True when the images have one channel and both their
+    mean and the mean of their one-pixel border (the background of a centred
+    drawing) are above ``threshold``. Colour images are never flagged.
+    """
+    if images.ndim != 4 or images.shape[1] != 1 or images.numel() == 0 or min(images.shape[-2:]) < 3:
+        return False
+    border = torch.cat(
+        [images[..., 0, :].flatten(), images[..., -1, :].flatten(), images[..., 0].flatten(), images[..., -1].flatten()]
+    )
+    return bool(float(images.float().mean()) > threshold and float(border.float().mean()) > threshold)
+
+
+def warn_if_inverted(images: torch.Tensor, *, name: str = "X", stacklevel: int = 3) -> bool:
+    """Warn (``UserWarning``) when :func:`looks_inverted` holds; returns whether it warned.
+
+    The message names the fix: pass ``1 - X`` (the command line's
+    ``--invert yes`` does the same for files).
+    """
+    if not looks_inverted(images):
+        return False
+    warnings.warn(
+        f"{name} looks like dark ink on a light background (mean {float(images.mean()):.2f}), but metaaug "
+        f"expects line drawings with ink 1.0 on background 0.0; pass 1 - {name} instead (on the command "
+        "line: --invert yes), or ignore this warning if the images are photographs",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return True

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from metaaug.base import check_count, check_request_size
+
 _SET_PATTERN = re.compile(r"^images_(background|evaluation)\w*$")
 
 
@@ -74,19 +76,46 @@ def omniglot_alphabets(root: str | Path) -> list[str]:
     return sorted({alphabet for alphabet, _, _ in _scan(Path(root))})
 
 
-def _decode(data: bytes | Path, image_size: int) -> np.ndarray:
-    with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as file:
-        img = file.convert("L")
-        if img.size != (image_size, image_size):
-            img = img.resize((image_size, image_size), Image.Resampling.LANCZOS)
-        pixels = np.asarray(img, dtype=np.float32) / 255.0
+def _decode(data: bytes | Path, image_size: int, where: str) -> np.ndarray:
+    try:
+        with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as file:
+            img = file.convert("L")
+            if img.size != (image_size, image_size):
+                img = img.resize((image_size, image_size), Image.Resampling.LANCZOS)
+            pixels = np.asarray(img, dtype=np.float32) / 255.0
+    except (OSError, ValueError, SyntaxError) as err:  # PIL's UnidentifiedImageError is an OSError
+        raise ValueError(f"cannot read the Omniglot image {where}: {err}") from None
     return 1.0 - pixels  # Omniglot draws black ink on white: make ink 1.0
 
 
-@functools.lru_cache(maxsize=8)
+_Signature = tuple[tuple[tuple[str, str, str], str, str, int, int], ...]
+
+
+def _signature(root: Path) -> _Signature:
+    """Every image's key and location with the size and modification time of the file holding it.
+
+    The decoded images are cached under this signature, so images added,
+    removed or changed in the folder are seen by the next call.
+    """
+    stats: dict[Path, tuple[int, int]] = {}
+    entries = []
+    for key, (path, member) in sorted(_scan(root).items()):
+        if path not in stats:
+            info = path.stat()
+            stats[path] = (info.st_mtime_ns, info.st_size)
+        entries.append((key, str(path), member, *stats[path]))
+    return tuple(entries)
+
+
 def _load_all(root: str, image_size: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
-    files = _scan(Path(root))
+    return _decode_all(_signature(Path(root)), image_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _decode_all(signature: _Signature, image_size: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    files = {key: (Path(path), member) for key, path, member, _, _ in signature}
     keys = sorted(files)
+    check_request_size(len(keys), (1, image_size, image_size), f"load_omniglot(image_size={image_size})")
     images = np.empty((len(keys), 1, image_size, image_size), dtype=np.float32)
     open_zips: dict[Path, zipfile.ZipFile] = {}
     try:
@@ -96,9 +125,9 @@ def _load_all(root: str, image_size: int) -> tuple[torch.Tensor, torch.Tensor, t
                 if path not in open_zips:
                     open_zips[path] = zipfile.ZipFile(path)
                 archive = open_zips[path]
-                images[i, 0] = _decode(archive.read(member), image_size)
+                images[i, 0] = _decode(archive.read(member), image_size, f"{path}:{member}")
             else:
-                images[i, 0] = _decode(path, image_size)
+                images[i, 0] = _decode(path, image_size, str(path))
     finally:
         for archive in open_zips.values():
             archive.close()
@@ -123,7 +152,15 @@ def load_omniglot(
     alphabets : list of str, optional
         Keep only these alphabets (names as in :func:`omniglot_alphabets`).
     image_size : int
-        Side of the square output images (Lanczos resampling from 105 px).
+        Side of the square output images (Lanczos resampling from 105 px),
+        >= 4.
+
+    Notes
+    -----
+    Decoded images are cached per process under the list of image files with
+    their sizes and modification times, so a second call on the same folder is
+    fast and still sees images added, removed or changed since. An unreadable
+    image file raises a ``ValueError`` naming it.
 
     Returns
     -------
@@ -133,12 +170,19 @@ def load_omniglot(
         int64 ``(N,)`` character ids ``0..C-1``, ordered by (alphabet, character)
         among the kept alphabets.
     """
-    if int(image_size) < 4:
-        raise ValueError(f"image_size must be >= 4, got {image_size}")
-    X, y, alphabet_of_image = _load_all(str(Path(root).resolve()), int(image_size))
+    image_size = check_count(image_size, "image_size", minimum=4)
     if alphabets is not None:
         if isinstance(alphabets, str):
             alphabets = [alphabets]
+        if not isinstance(alphabets, (list, tuple, set, frozenset)):
+            raise ValueError(f"alphabets must be None or a list of alphabet names, got {alphabets!r}")
+        alphabets = list(alphabets)
+        if not alphabets:
+            raise ValueError("alphabets is empty: pass None for every alphabet, or a list of alphabet names")
+        if not all(isinstance(a, str) for a in alphabets):
+            raise ValueError(f"alphabets must be alphabet names (strings), got {alphabets!r}")
+    X, y, alphabet_of_image = _load_all(str(Path(root).resolve()), image_size)
+    if alphabets is not None:
         known = set(alphabet_of_image)
         unknown = sorted(set(alphabets) - known)
         if unknown:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from metaaug._random import RandomState, check_rng, torch_generator, torch_seeded
+from metaaug.base import check_request_size
 from metaaug.data.images import as_images, as_labels
 
 
@@ -40,18 +42,32 @@ class Task:
         return Task(*(t.to(device) for t in (self.support_x, self.support_y, self.query_x, self.query_y)))
 
 
-def check_task_args(n_tasks: int, n_ways: int, k_shot: int, k_query: int) -> None:
-    """Validate the episode layout arguments shared by every sampler."""
+def check_task_args(
+    n_tasks: int,
+    n_ways: int,
+    k_shot: int,
+    k_query: int,
+    image_shape: Sequence[int] | None = None,
+    device: torch.device | str = "cpu",
+) -> None:
+    """Validate the episode layout arguments shared by every sampler.
+
+    With ``image_shape``, a request whose images would not fit in the free
+    memory is also refused (see :func:`metaaug.base.check_request_size`).
+    """
     for name, value, low in (
         ("n_tasks", n_tasks, 1),
         ("n_ways", n_ways, 1),
         ("k_shot", k_shot, 1),
         ("k_query", k_query, 0),
     ):
-        if not isinstance(value, (int,)) and not (hasattr(value, "__index__")):
-            raise ValueError(f"{name} must be an int, got {type(value).__name__}")
+        if isinstance(value, bool) or not hasattr(value, "__index__") or isinstance(value, torch.Tensor):
+            raise ValueError(f"{name} must be an int, got {type(value).__name__} {value!r}")
         if int(value) < low:
             raise ValueError(f"{name} must be >= {low}, got {value}")
+    if image_shape is not None:
+        images = int(n_tasks) * int(n_ways) * (int(k_shot) + int(k_query))
+        check_request_size(images, image_shape, f"sample_tasks({n_tasks} tasks of {n_ways}x{k_shot}+{k_query})", device)
 
 
 def episode_labels(n_tasks: int, n_ways: int, per_class: int) -> torch.Tensor:
@@ -126,7 +142,7 @@ class LabeledTaskSampler:
             If ``n_ways`` exceeds the number of classes, or ``k_shot + k_query``
             exceeds the images of some class.
         """
-        check_task_args(n_tasks, n_ways, k_shot, k_query)
+        check_task_args(n_tasks, n_ways, k_shot, k_query, image_shape=self.X.shape[1:])
         if n_ways > self.n_classes:
             raise ValueError(f"n_ways={n_ways} but the data has {self.n_classes} classes")
         per_class = k_shot + k_query

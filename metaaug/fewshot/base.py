@@ -18,7 +18,7 @@ from metaaug.fewshot.evaluation import check_tasks, mean_ci95, task_accuracies
 
 # constraints of the parameters every meta-learned classifier shares
 META_TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
-    "n_ways": [Interval(Integral, 1, None)],
+    "n_ways": [Interval(Integral, 2, None)],  # one way has nothing to tell apart: the loss is 0
     "k_shot": [Interval(Integral, 1, None)],
     "k_query": [Interval(Integral, 1, None)],
     "n_iterations": [Interval(Integral, 1, None)],
@@ -127,7 +127,7 @@ class FewShotClassifier(MetaaugEstimator):
                 loss = self._meta_loss(tasks)
                 loss.backward()
                 optimizer.step()
-                losses.append(float(loss.detach()))
+                losses.append(budget.track(float(loss.detach())))
                 if len(losses) % 20 == 0:
                     budget.set_postfix(loss=float(np.mean(losses[-20:])))
         self.model_.eval()

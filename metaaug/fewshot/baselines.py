@@ -96,6 +96,7 @@ class ScratchClassifier(_NoMetaTraining):
 
     def predict(self, support_x: Any, support_y: Any, query_x: Any) -> torch.Tensor:
         self._check_fitted()
+        self._validate_params()  # parameters set after fit are used here, not in fit
         sx, sy, qx = check_support(support_x, support_y, query_x)
         n_ways = max(self.n_ways, int(sy.max()) + 1)
         with torch_seeded(check_rng(self.random_state)):

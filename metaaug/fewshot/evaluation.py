@@ -38,6 +38,8 @@ def check_tasks(tasks: Sequence[Task]) -> list[Task]:
     """Validate a list of tasks for evaluation."""
     if isinstance(tasks, Task):
         tasks = [tasks]
+    if isinstance(tasks, (str, bytes, torch.Tensor, np.ndarray)) or not hasattr(tasks, "__iter__"):
+        raise ValueError(f"tasks must be a Task or a list of Tasks, got {type(tasks).__name__}")
     tasks = list(tasks)
     if not tasks:
         raise ValueError("tasks is empty: pass at least one Task")
@@ -46,6 +48,9 @@ def check_tasks(tasks: Sequence[Task]) -> list[Task]:
             raise ValueError(f"tasks[{i}] is a {type(task).__name__}, not a metaaug Task")
         if len(task.query_y) == 0:
             raise ValueError(f"tasks[{i}] has no query images to evaluate on")
+        for name in ("support_x", "query_x"):
+            if not bool(torch.isfinite(getattr(task, name)).all()):
+                raise ValueError(f"tasks[{i}].{name} contains NaN or infinite values")
     return tasks
 
 

@@ -22,7 +22,7 @@ from torch import nn
 from metaaug._random import RandomState, check_rng, torch_generator, torch_seeded
 from metaaug.augment.affine import AffineRanges, apply_params, augmentation_triplets, sample_params
 from metaaug.augment.interpolate import check_alpha, slerp
-from metaaug.base import MetaaugEstimator, TrainingBudget
+from metaaug.base import MetaaugEstimator, TrainingBudget, check_count, check_request_size
 from metaaug.constraints import Interval, Options
 from metaaug.data.images import as_images, check_image_shape
 from metaaug.nets.autoencoders import (
@@ -196,7 +196,7 @@ class InterpolativeAutoencoder(MetaaugEstimator):
                 self._critic_step(critic, critic_optimiser, result.reals, result.fakes.detach())
             # one transfer per step for the total and its terms
             values = torch.stack([result.loss.detach(), *(t.detach() for t in result.terms.values())]).tolist()
-            curve.append(values[0])
+            curve.append(budget.track(values[0]))
             for name, value in zip(result.terms, values[1:]):
                 terms.setdefault(name, []).append(value)
             budget.set_postfix(loss=values[0])
@@ -319,8 +319,8 @@ class InterpolativeAutoencoder(MetaaugEstimator):
             raising.
         """
         seeds = self._check_images(seeds, "seeds")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < 1:
-            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        n = check_count(n, "n")
+        check_request_size(n, self.image_shape_, f"{type(self).__name__}.generate", self._device())
         if single_seed not in SINGLE_SEED_MODES:
             raise ValueError(f"single_seed must be one of {SINGLE_SEED_MODES}, got {single_seed!r}")
         if alpha is not None:

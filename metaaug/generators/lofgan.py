@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from metaaug._random import RandomState, check_rng, draw_seed, torch_generator, torch_seeded
-from metaaug.base import MetaaugEstimator, TrainingBudget
+from metaaug.base import MetaaugEstimator, TrainingBudget, check_count, check_request_size
 from metaaug.clustering import pseudo_labels
 from metaaug.constraints import Constraint, Interval, Options
 from metaaug.data.images import as_images, as_labels, check_image_shape
@@ -293,7 +293,12 @@ class LoFGAN(MetaaugEstimator):
     def _labels(self, X: torch.Tensor, y: Any, rng: np.random.Generator) -> np.ndarray:
         """``y`` as labels, or pseudo-labels of ``X`` when ``y`` is None."""
         if y is not None:
-            return as_labels(y, len(X)).numpy()
+            labels = as_labels(y, len(X)).numpy()
+            if len(labels) and labels.min() < 0:
+                raise ValueError(
+                    f"y must hold class labels >= 0 (LoFGAN marks skipped images with -1), got {int(labels.min())}"
+                )
+            return labels
         n_clusters = None if self.n_clusters == "auto" else int(self.n_clusters)
         return pseudo_labels(X, n_clusters, self._embedding(X, rng), random_state=rng).numpy()
 
@@ -351,7 +356,7 @@ class LoFGAN(MetaaugEstimator):
                 float(self.lambda_gp),
             )
             for key, value in losses.items():
-                history[key].append(value)
+                history[key].append(budget.track(value, key))
             budget.set_postfix(d=losses["loss_d"], g=losses["loss_g"], local=losses["local"])
         self.n_iter_ = budget.completed
         self.fit_time_ = budget.elapsed
@@ -380,9 +385,9 @@ class LoFGAN(MetaaugEstimator):
         check_image_shape(seeds, self.image_shape_, name="seeds")
         if len(seeds) < 2:
             raise ValueError(f"LoFGAN needs at least 2 seeds (a base and a reference), got {len(seeds)}")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be an int >= 1, got {n!r}")
+        n = check_count(n, "n")
         device = self._device()
+        check_request_size(n, self.image_shape_, "LoFGAN.generate", device)
         gen = self.generator_
         grid = gen.feature_grid(self.image_shape_[1:])
         plan_rng = torch_generator(check_rng(random_state))

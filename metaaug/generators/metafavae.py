@@ -16,7 +16,7 @@ import torch
 
 from metaaug._random import RandomState, check_rng, draw_seed, torch_seeded
 from metaaug._threads import torch_threads
-from metaaug.base import MetaaugEstimator, TrainingBudget
+from metaaug.base import MetaaugEstimator, TrainingBudget, check_count, check_request_size
 from metaaug.clustering import pseudo_labels
 from metaaug.constraints import Interval, Options
 from metaaug.data.images import as_images, as_labels, check_image_shape
@@ -378,8 +378,8 @@ class MetaFAVAE(MetaaugEstimator):
             ``(n, C, H, W)`` float32 in [0, 1], on CPU.
         """
         seeds = self._check_seeds(seeds)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        n = check_count(n, "n")
+        check_request_size(n, self.image_shape_, "MetaFAVAE.generate", self._device())
         condition = self.condition if condition is None else condition
         if condition not in CONDITIONS:
             raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")

@@ -265,6 +265,8 @@ def meta_train(
         fast.load_state_dict(nets.state_dict())
         losses = adapt_in_place(fast, x, loop)
         reptile_update(nets, fast, outer)
+        for key, value in losses.items():
+            budget.track(value, key)
         for key in history:
             history[key].append(losses.get(key, float("nan")))
         budget.set_postfix(**losses)

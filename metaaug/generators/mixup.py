@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from numbers import Real
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
 from metaaug._random import RandomState, check_rng, torch_generator
 from metaaug.augment.interpolate import check_alpha, lerp
-from metaaug.base import MetaaugEstimator
+from metaaug.base import MetaaugEstimator, check_count, check_request_size
 from metaaug.constraints import Interval
 from metaaug.data.images import as_images
 
@@ -61,9 +60,8 @@ class PixelMixup(MetaaugEstimator):
             Overrides the ``alpha`` parameter for this call.
         """
         seeds = as_images(seeds, name="seeds")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < 1:
-            raise ValueError(f"n must be >= 1 and an integer, got {n!r}")
-        n = int(n)
+        n = check_count(n, "n")
+        check_request_size(n, seeds.shape[1:], "PixelMixup.generate")
         if len(seeds) < 2:
             raise ValueError(f"PixelMixup needs at least 2 seeds to interpolate, got {len(seeds)}")
         alpha = self.alpha if alpha is None else alpha

@@ -279,7 +279,7 @@ class DomainFeatureExtractor(MetaaugEstimator):
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
-                losses.append(float(loss.detach()))
+                losses.append(budget.track(float(loss.detach())))
                 budget.set_postfix(loss=losses[-1])
             network.eval()
         self.n_features_ = int(network.features.out_features)

@@ -28,6 +28,8 @@ class MSGANGenerator(nn.Module):
         channels, height, width = image_shape
         self.image_shape = (channels, height, width)
         self.latent_dim = latent_dim
+        # the constructor's arguments: LASIUM.save stores them to rebuild a generator passed as a plain module
+        self.init_kwargs = {"image_shape": self.image_shape, "latent_dim": latent_dim, "hidden": hidden}
         self.start = (hidden, reduced_size(height, UPSAMPLING), reduced_size(width, UPSAMPLING))
         self.dense = nn.Sequential(
             nn.Linear(latent_dim, hidden * self.start[1] * self.start[2]), nn.LeakyReLU(0.2, inplace=True)

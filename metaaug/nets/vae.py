@@ -83,6 +83,8 @@ class ConvVAE(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 20, hidden: int = 64) -> None:
         super().__init__()
         self.latent_dim = latent_dim
+        # the constructor's arguments: LASIUM.save stores them to rebuild a VAE passed as a plain module
+        self.init_kwargs = {"image_shape": tuple(image_shape), "latent_dim": latent_dim, "hidden": hidden}
         self.encoder = VAEEncoder(image_shape, latent_dim, hidden)
         self.decoder = VAEDecoder(image_shape, latent_dim, hidden)
 

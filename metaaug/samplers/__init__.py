@@ -14,6 +14,7 @@ _PUBLIC = {
     "LASIUM": "metaaug.samplers.lasium",
     "UMTRA": "metaaug.samplers.umtra",
     "CACTUs": "metaaug.samplers.cactus",
+    "GeneratorAdapter": "metaaug.samplers.generator_backend",
     "save_task_grid": "metaaug.samplers._grid",
     "task_grid": "metaaug.samplers._grid",
 }

@@ -1,4 +1,4 @@
-"""Index and anchor arithmetic, and fitting user-given encoders, shared by the task samplers."""
+"""Index and anchor arithmetic, query augmentation and fitting user-given encoders, shared by the task samplers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
+
+from metaaug.augment import AffineRanges, apply_params, sample_params, shift_images
+from metaaug.base import nested_random_state
 
 #: ``candidates(n)`` -> ``n`` rows of anchors ``(n, n_ways, d)`` and, when they have one, their indices ``(n, n_ways)``
 Candidates = Callable[[int], tuple[torch.Tensor, torch.Tensor | None]]
@@ -67,16 +70,45 @@ def separated(
     return anchors, index
 
 
-def fitted(model: Any, X: torch.Tensor) -> Any:
+def fitted(model: Any, X: torch.Tensor, role: str = "nested") -> Any:
     """``model`` itself when fitted (or not an estimator), else a clone of it fitted on ``X``.
 
-    The user's estimator is never fitted in place.
+    The user's estimator is never fitted in place. Called inside an outer
+    estimator's ``fit``, a clone whose ``random_state`` is None gets one
+    derived from the outer ``random_state`` (:func:`metaaug.base.nested_random_state`,
+    ``role`` naming the nested estimator), and the outer ``max_time`` bounds
+    its training (every :class:`~metaaug.base.TrainingBudget` reads it).
     """
     if callable(getattr(model, "fit", None)) and hasattr(model, "get_params"):
         try:
             check_is_fitted(model)
         except NotFittedError:
-            return clone(model).fit(X)
+            copy = clone(model)
+            if "random_state" in copy.get_params(deep=False) and copy.get_params(deep=False)["random_state"] is None:
+                copy.set_params(random_state=nested_random_state(role))
+            return copy.fit(X)
         except TypeError:
             pass
     return model
+
+
+def default_query_shift(query_shift: int | None, image_shape: tuple[int, ...]) -> int:
+    """Pixels of the query shifts: ``query_shift``, or 5 px at 28 px scaled to the image size."""
+    if query_shift is not None:
+        return int(query_shift)
+    return max(1, round(5 * min(image_shape[1:]) / 28))
+
+
+def augment_queries(images: torch.Tensor, augmentation: Any, shift: int) -> torch.Tensor:
+    """Query-only augmentation: integer shifts of up to ``shift`` px (the authors' code) or a random affine transform.
+
+    ``augmentation`` is ``"shift"``, ``"affine"`` (UMTRA's ranges for the
+    image kind) or an :class:`~metaaug.augment.AffineRanges`.
+    """
+    if augmentation == "shift":
+        return shift_images(images, torch.randint(-shift, shift + 1, (len(images), 2)))
+    ranges = augmentation
+    if not isinstance(ranges, AffineRanges):
+        ranges = AffineRanges.characters() if images.shape[1] == 1 else AffineRanges.natural()
+    params = sample_params(len(images), ranges, images.shape[-1])
+    return apply_params(images, params)

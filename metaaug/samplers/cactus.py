@@ -173,7 +173,7 @@ class CACTUs(TaskPlotMixin, MetaaugEstimator):
             ``k_shot + k_query`` members.
         """
         self._check_fitted()
-        check_task_args(n_tasks, n_ways, k_shot, k_query)
+        check_task_args(n_tasks, n_ways, k_shot, k_query, image_shape=self.image_shape_)
         per_class = k_shot + k_query
         eligible = self.cluster_sizes_ >= per_class
         usable = (eligible.sum(1) >= n_ways).nonzero().flatten()

@@ -4,16 +4,17 @@ Khodadadeh, Zehtabian, Vahidian, Wang, Liu & Bölöni, "Unsupervised
 Meta-Learning through Latent-Space Interpolation in Generative Models",
 ICLR 2021. Official code: github.com/siavash-khodadadeh/MetaLearning-TF2.0.
 
-This file is the estimator and the paper's sampling algorithm. Training the
-backends and their batched encode / decode passes live in
-:mod:`metaaug.samplers.lasium_backends`, the class bank of ``class_reuse > 1``
-in :mod:`metaaug.samplers.class_bank`.
+This file is the estimator and the paper's sampling algorithm. Resolving,
+fitting and decoding with the backend is in :mod:`metaaug.samplers.lasium_fit`
+(training loops: :mod:`metaaug.samplers.lasium_backends`; a user's generator:
+:mod:`metaaug.samplers.generator_backend`), saving a user's generator in
+:mod:`metaaug.samplers.lasium_io`, the class bank of ``class_reuse > 1`` in
+:mod:`metaaug.samplers.class_bank`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -21,24 +22,25 @@ from typing import Any, ClassVar
 import torch
 
 from metaaug._random import RandomState, check_rng, torch_seeded
-from metaaug.augment import AffineRanges, apply_params, sample_params, shift_images
+from metaaug.augment import AffineRanges
 from metaaug.base import MetaaugEstimator
 from metaaug.constraints import HasMethods, Interval, Options
-from metaaug.data.images import as_images, is_line_drawing
 from metaaug.data.tasks import Task, check_task_args, episodes_from_blocks
 from metaaug.generators.autoencoders import InterpolativeAutoencoder
 from metaaug.nets.blocks import reparameterize
-from metaaug.nets.msgan import MSGANGenerator
-from metaaug.nets.vae import ConvVAE
+from metaaug.samplers import generator_backend as gb
 from metaaug.samplers import lasium_backends as backends
-from metaaug.samplers._common import distinct_indices, fitted, separated
+from metaaug.samplers._common import augment_queries, default_query_shift, distinct_indices, separated
 from metaaug.samplers._grid import TaskPlotMixin
 from metaaug.samplers.class_bank import ClassBank
+from metaaug.samplers.lasium_fit import LASIUMBackend
+from metaaug.samplers.lasium_io import GeneratorPersistence
 
 BACKENDS = ("vae", "gan", *backends.AUTOENCODER_BACKENDS)
-# variance of strategy "N" by latent geometry: VAE / GAN latents spread with a per-dimension std near 1,
-# the autoencoders' L2-normalised latents with about 1 / sqrt(latent_dim) (docs/lasium.md, Measured)
-SIGMA2_DEFAULTS = {"prior": 0.03, "sphere": 0.001}
+ANCHORS = ("auto", "prior", "data")
+# variance of strategy "N" by anchor source and latent geometry (docs/lasium.md, Measured): encoded real
+# images of the VAE / a custom encoder ("data"), prior draws ("prior"), unit-sphere autoencoder latents
+SIGMA2_DEFAULTS = {"data": 0.03, "prior": 0.25, "sphere": 0.001}
 STRATEGIES = ("N", "RO", "OC")
 QUERY_AUGMENTATIONS = ("shift", "affine", "none")
 # parameters that only shape the sampled tasks: changing them needs no refit of the backend
@@ -57,7 +59,7 @@ SAMPLING_PARAMS = (
 )
 
 
-class LASIUM(TaskPlotMixin, MetaaugEstimator):
+class LASIUM(LASIUMBackend, GeneratorPersistence, TaskPlotMixin, MetaaugEstimator):
     """Unsupervised meta-learning tasks by latent-space interpolation (LASIUM).
 
     ``fit(X)`` trains a generative model on unlabeled images (or takes a fitted
@@ -69,23 +71,43 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
 
     Parameters
     ----------
-    backend : "ae", "vae", "gan", "intae", "augintae" or a fitted generator, default "ae"
+    backend : "ae", "vae", "gan", "intae", "augintae", a generator or a codec, default "ae"
         ``"vae"`` / ``"gan"``: the paper's VAE (:class:`~metaaug.nets.vae.ConvVAE`)
         or mode-seeking GAN (:mod:`metaaug.nets.msgan`). ``"ae"`` / ``"intae"`` /
         ``"augintae"``: a new :class:`metaaug.AE` / ``IntAE`` / ``AugIntAE``
         trained on ``X`` (``epochs``, ``max_time``, ``latent_dim``, ``hidden``
         and ``lr`` passed on when set), sampled in its L2-normalised latent
-        space; so is any object with ``encode(images)`` and ``decode(latents)``
-        (an unfitted estimator is cloned and fitted on ``X``).
+        space. A generator (an ``nn.Module`` or callable ``latents -> images``,
+        e.g. a pretrained GAN; see :class:`~metaaug.samplers.GeneratorAdapter`)
+        is used as it is; a codec (also with ``encode(images)``; its
+        ``decode``, not ``forward``, decodes) likewise, and an unfitted
+        estimator is cloned and fitted on ``X``.
+    anchors : "auto", "prior" or "data", default "auto"
+        ``"prior"``: the paper's GAN path, anchors drawn from ``prior`` and
+        decoded. ``"data"``: its VAE path, anchors are encoded training images,
+        shown as the classes' first images (needs ``encode``). ``"auto"``:
+        ``"prior"`` for ``"gan"`` and generators, ``"data"`` otherwise.
+    prior : "normal", "uniform", "truncated_normal" or callable, default "normal"
+        Latent prior of the ``"prior"`` anchors and of "RO"'s out-of-class
+        latents: N(0, I), U(-1, 1), N(0, I) truncated to [-2, 2], or
+        ``prior(shape) -> tensor`` drawing from torch's global RNG (not saved).
+    output_range : "auto" or (low, high), default "auto"
+        Range of a generator's or codec's outputs, mapped to [0, 1]; ``"auto"``
+        reads it (``[-1, 1]`` or ``[0, 1]``) from a probe batch at ``fit``.
+    image_size, channels : int or None, default None
+        Size and channels the decoded images are converted to (bilinear
+        resizing; RGB to grey by luma, grey to RGB by repetition); ``None``:
+        those of ``X``, or the generator's own when ``fit()`` gets no images.
     strategy : "N", "RO" or "OC", default "N"
         In-class latents around an anchor ``z``. ``"N"``: ``z + N(0, sigma2 I)``.
         ``"RO"``: ``z + alpha (v - z)``, ``v`` a fresh out-of-class latent (a
-        prior sample for VAE/GAN, else a random training image's latent).
+        prior draw; a random training image's latent for codecs' "data" anchors).
         ``"OC"``: ``z_i + alpha (z_j - z_i)``, ``j`` cycling through the task's
         other anchors (needs ``n_ways >= 2``; prefer "N" or "RO" for 2 ways).
     sigma2 : float or None, default None
         Variance of the "N" noise; ``None``: 0.001 for metaaug autoencoders
-        (unit-sphere latents), 0.03 for the other backends.
+        (unit-sphere latents), else by anchor source (``SIGMA2_DEFAULTS``:
+        ``"prior"``, the paper's GAN range, or ``"data"``; docs/lasium.md).
     alpha : float, default 0.4
         Interpolation ratio of "RO" and "OC", in (0, 1).
     epsilon : float, default 0.0
@@ -125,10 +147,11 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
 
     Attributes
     ----------
-    backend_ : the trained ``ConvVAE`` / ``MSGANGenerator``, or the fitted generator
-    backend_kind_ : ``"vae"``, ``"gan"`` or ``"custom"``
+    backend_ : the trained ``ConvVAE`` / ``MSGANGenerator``, or the user's (fitted) generator or codec
+    backend_kind_ : ``"vae"``, ``"gan"``, ``"custom"`` (a codec) or ``"generator"`` (no ``encode``)
+    latent_dim_, output_range_ : a generator's or codec's latent size and output range
     image_shape_ : ``(C, H, W)``; line_drawings_ : bool (what ``binarize="auto"`` reads)
-    anchor_images_ : the training images (empty for the GAN)
+    anchor_images_ : the training images (empty for the GAN and without ``X``)
     latent_mean_, latent_log_variance_ : their encodings (log-variance ``-inf`` if deterministic)
     loss_curve_, loss_terms_ : VAE / GAN loss per step (the generator's) and its weighted terms
         (``reconstruction``, ``kl``; ``adversarial``, ``mode_seeking``, and ``discriminator``);
@@ -158,10 +181,17 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
       and +U(0, 0.05) label noise.
     * Query shifts pad with zeros (the authors: nearest-neighbour filling);
       ``query_augmentation``, ``binarize`` and ``class_reuse`` are additions.
+    * ``sigma2`` of prior anchors is one value for every generator (the
+      paper tunes it per dataset in 0.25-1.0).
     """
 
     _parameter_constraints: ClassVar[dict[str, Sequence[Any]]] = {
-        "backend": [Options(*BACKENDS), HasMethods("encode", "decode")],
+        "backend": [Options(*BACKENDS), HasMethods("encode", "decode"), "callable"],
+        "anchors": [Options(*ANCHORS)],
+        "prior": [Options(*gb.PRIORS), "callable"],
+        "output_range": [Options("auto"), tuple],
+        "image_size": [None, Interval(Integral, 1, None)],
+        "channels": [None, Interval(Integral, 1, None)],
         "strategy": [Options(*STRATEGIES)],
         "sigma2": [None, Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, 1, closed="neither")],
@@ -209,6 +239,11 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         decode_batch_size: int = 4096,
         class_reuse: float = 1.0,
         bank_size: int = 1000,
+        anchors: str = "auto",
+        prior: Any = "normal",
+        output_range: str | tuple[float, float] = "auto",
+        image_size: int | None = None,
+        channels: int | None = None,
         verbose: bool = True,
         random_state: RandomState = None,
         device: str = "auto",
@@ -233,88 +268,14 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         self.decode_batch_size = decode_batch_size
         self.class_reuse = class_reuse
         self.bank_size = bank_size
+        self.anchors = anchors
+        self.prior = prior
+        self.output_range = output_range
+        self.image_size = image_size
+        self.channels = channels
         self.verbose = verbose
         self.random_state = random_state
         self.device = device
-
-    def _setting(self, name: str) -> Any:
-        """A VAE / GAN setting: the parameter, or the backend's default when it is ``None``."""
-        value = getattr(self, name)
-        return backends.DEFAULTS[self.backend_kind_][name] if value is None else value
-
-    # ------------------------------------------------------------------ fit
-    def _build_modules(self) -> None:
-        shape = (self.image_shape_[0], self.image_shape_[1], self.image_shape_[2])
-        latent_dim, hidden = self._setting("latent_dim"), self._setting("hidden")
-        if self.backend_kind_ == "vae":
-            self.backend_: Any = ConvVAE(shape, latent_dim, hidden)
-        elif self.backend_kind_ == "gan":
-            self.backend_ = MSGANGenerator(shape, latent_dim, hidden)
-
-    def fit(self, X: Any, y: Any = None) -> LASIUM:
-        """Train the backend on unlabeled images ``X`` (``y`` is ignored).
-
-        The VAE and custom backends also encode ``X``: its images are the
-        anchors of the sampled tasks.
-        """
-        self._validate_params()
-        kind = self.backend if isinstance(self.backend, str) and self.backend in ("vae", "gan") else "custom"
-        self.backend_kind_ = kind
-        self._class_bank: ClassBank | None = None  # a refit backend makes the banked classes stale
-        X = as_images(X, min_count=2)
-        self.image_shape_ = tuple(int(s) for s in X.shape[1:])
-        with torch_seeded(check_rng(self.random_state)):
-            log = backends.TrainingLog()
-            if kind == "custom":
-                start = time.perf_counter()
-                self.backend_ = self._fitted_custom_backend(X)
-                log.fit_time = time.perf_counter() - start
-            else:
-                self._init_modules()
-                self.backend_.to(self._device())
-                settings = backends.TrainingSettings(
-                    self._setting("epochs"),
-                    self.batch_size,
-                    self._setting("lr"),
-                    self.max_time,
-                    self.verbose,
-                    self._device(),
-                )
-                if kind == "vae":
-                    beta = 1.0 / self._setting("latent_dim") if self.beta is None else self.beta
-                    log = backends.train_vae(self.backend_, X, settings, beta)
-                else:
-                    log = backends.train_gan(self.backend_, X, settings, self.mode_seeking)
-                self.backend_.eval()
-            self.loss_curve_, self.loss_terms_ = log.arrays()
-            self.n_iter_, self.fit_time_ = log.n_iter, log.fit_time
-            self.line_drawings_ = is_line_drawing(X)
-            if kind == "gan":
-                self.anchor_images_ = torch.zeros(0, *self.image_shape_)
-                self.latent_mean_ = self.latent_log_variance_ = torch.zeros(0, self._setting("latent_dim"))
-            else:
-                self.anchor_images_ = X.cpu()
-                self.latent_mean_, self.latent_log_variance_, latent_shape = backends.encode_images(
-                    self.backend_, kind, X, self.decode_batch_size, self._device()
-                )
-                if latent_shape is not None:
-                    self.latent_shape_ = latent_shape
-        return self
-
-    def _fitted_custom_backend(self, X: torch.Tensor) -> Any:
-        if isinstance(self.backend, str):  # "ae", "intae", "augintae": a new metaaug autoencoder
-            return backends.fit_autoencoder(
-                self.backend,
-                X,
-                epochs=self.epochs,
-                max_time=self.max_time,
-                latent_dim=self.latent_dim,
-                hidden=self.hidden,
-                lr=self.lr,
-                verbose=self.verbose,
-                device=self.device,
-            )
-        return fitted(self.backend, X)
 
     # ------------------------------------------------------------- sampling
     def sample_tasks(
@@ -322,9 +283,9 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
     ) -> list[Task]:
         """Draw ``n_tasks`` synthetic ``n_ways``-way tasks (Algorithm 1 of the paper).
 
-        Within a class the first ``k_shot`` images are the support. For the
-        VAE and custom backends the class's first image is the real training
-        image whose latent is the anchor; the rest are decoded.
+        Within a class the first ``k_shot`` images are the support. With
+        ``"data"`` anchors the class's first image is the real training image
+        whose latent is the anchor; the rest are decoded.
 
         Raises
         ------
@@ -332,18 +293,18 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
             Before ``fit``.
         ValueError
             Bad layout arguments, ``strategy="OC"`` with ``n_ways < 2``,
-            ``n_ways`` larger than the number of training images (VAE/custom
-            anchors) or than ``bank_size``, or an ``epsilon`` that no draw
-            satisfies.
+            ``n_ways`` larger than the number of training images (``"data"``
+            anchors) or than ``bank_size``, an ``epsilon`` that no draw
+            satisfies, or a generator whose outputs are not images.
         """
         self._check_fitted()
         self._validate_params()
-        check_task_args(n_tasks, n_ways, k_shot, k_query)
+        check_task_args(n_tasks, n_ways, k_shot, k_query, image_shape=self.image_shape_)
         if self.strategy == "OC" and n_ways < 2:
             raise ValueError(
                 f"strategy 'OC' interpolates toward the task's other classes and needs n_ways >= 2, got n_ways={n_ways}"
             )
-        if self.backend_kind_ != "gan" and n_ways > len(self.anchor_images_):
+        if self._anchor_mode() == "data" and n_ways > len(self.anchor_images_):
             raise ValueError(
                 f"n_ways={n_ways} distinct real anchors are needed but LASIUM was fitted on "
                 f"{len(self.anchor_images_)} image(s)"
@@ -361,7 +322,7 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
             support = images[:, :, :k_shot].reshape(n_tasks, n_ways * k_shot, *self.image_shape_)
             query = images[:, :, k_shot:].reshape(n_tasks * n_ways * k_query, *self.image_shape_)
             if self._augments_queries() and k_query > 0:
-                query = self._augment_queries(query)
+                query = augment_queries(query, self.query_augmentation, self._query_shift())
         return episodes_from_blocks(
             support, query.view(n_tasks, n_ways * k_query, *self.image_shape_), n_ways, k_shot, k_query
         )
@@ -372,8 +333,8 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         """The latents behind :meth:`sample_tasks` with the same arguments.
 
         ``(n_tasks, n_ways, k_shot + k_query, latent_dim)``; index 0 of each
-        class is its anchor (the real image's latent for the VAE and custom
-        backends, where that image, not the decoded anchor, is shown). With
+        class is its anchor (with ``"data"`` anchors the real image's latent,
+        where that image, not the decoded anchor, is shown). With
         ``class_reuse > 1`` the tasks come from the class bank, which these
         fresh latents do not describe.
         """
@@ -388,7 +349,7 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         """Fresh classes: images ``(n_groups, n_ways, per_class, C, H, W)`` and anchors ``(n_groups, n_ways, d)``."""
         anchors, anchor_index = self._draw_anchors(n_groups, n_ways)
         new_latents = self._class_latents(anchors, per_class - 1)
-        if anchor_index is None:  # GAN: the anchors are decoded too
+        if anchor_index is None:  # prior anchors: they are decoded too
             latents = torch.cat([anchors.unsqueeze(2), new_latents], dim=2)
             images = self._decode(latents.reshape(-1, latents.shape[-1]))
             return images.view(n_groups, n_ways, per_class, *self.image_shape_), anchors
@@ -401,14 +362,20 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
 
     # step 1: anchors, pairwise at least epsilon apart
     def _draw_anchors(self, n_tasks: int, n_ways: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Anchors ``(n_tasks, n_ways, d)`` and, except for the GAN, the indices of their real images."""
+        """Anchors ``(n_tasks, n_ways, d)`` and, for ``"data"`` anchors, the indices of their real images."""
         return separated(lambda n: self._anchor_candidates(n, n_ways), n_tasks, n_ways, self.epsilon, self.max_redraws)
 
     def _anchor_candidates(self, n_tasks: int, n_ways: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if self.backend_kind_ == "gan":
-            return torch.randn(n_tasks, n_ways, self._setting("latent_dim")), None
+        if self._anchor_mode() == "prior":
+            return self._prior_latents((n_tasks, n_ways, self._latent_size())), None
         index = distinct_indices(n_tasks, n_ways, len(self.latent_mean_))
         return reparameterize(self.latent_mean_[index], self.latent_log_variance_[index]), index
+
+    def _latent_size(self) -> int:
+        return int(self.latent_dim_) if hasattr(self, "latent_dim_") else int(self._setting("latent_dim"))
+
+    def _prior_latents(self, shape: tuple[int, ...]) -> torch.Tensor:
+        return gb.sample_prior(self.prior, shape)
 
     # step 2: in-class latents by strategy
     def _class_latents(self, anchors: torch.Tensor, n_new: int) -> torch.Tensor:
@@ -427,62 +394,27 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         return z + self.alpha * (targets - z)
 
     def _sigma2(self) -> float:
-        """``sigma2``, or its default for the backend's latent geometry (unit sphere or Gaussian prior)."""
+        """``sigma2``, or its default for the latent geometry: unit sphere, prior draws or encoded images."""
         if self.sigma2 is not None:
             return float(self.sigma2)
-        on_sphere = isinstance(getattr(self, "backend_", None), InterpolativeAutoencoder)
-        return SIGMA2_DEFAULTS["sphere" if on_sphere else "prior"]
+        if isinstance(getattr(self, "backend_", None), InterpolativeAutoencoder):
+            return SIGMA2_DEFAULTS["sphere"]
+        return SIGMA2_DEFAULTS[self._anchor_mode()]
 
     def _out_of_class_latents(self, shape: tuple[int, ...]) -> torch.Tensor:
-        """The prior's samples, or (no prior) the latents of random training images."""
-        if self.backend_kind_ == "custom":
+        """The prior's samples, or (a codec's encoded anchors) the latents of random training images."""
+        if self.backend_kind_ == "custom" and self._anchor_mode() == "data":
             return self.latent_mean_[torch.randint(len(self.latent_mean_), shape[:-1])]
-        return torch.randn(shape)
-
-    # step 3: decoding, in one batched pass
-    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
-        shape = getattr(self, "latent_shape_", latents.shape[1:])
-        images = backends.decode_latents(
-            self.backend_, self.backend_kind_, latents, shape, self.decode_batch_size, self._device()
-        )
-        if self._binarizes():
-            images = (images > 0.5).float()
-        if tuple(images.shape[1:]) != self.image_shape_:
-            images = images.reshape(len(images), *self.image_shape_)
-        return images.clamp(0, 1)
-
-    def _binarizes(self) -> bool:
-        """``binarize`` resolved: "auto" thresholds autoencoder decodings of line drawings."""
-        if self.binarize != "auto":
-            return bool(self.binarize)
-        if not isinstance(getattr(self, "backend_", None), InterpolativeAutoencoder):
-            return False
-        if getattr(self, "line_drawings_", None) is None:  # models saved before the attribute existed
-            self.line_drawings_ = is_line_drawing(self.anchor_images_)
-        return bool(self.line_drawings_)
+        return self._prior_latents(shape)
 
     # step 4: query augmentation
     def _query_shift(self) -> int:
-        """Pixels of the query shifts: ``query_shift``, or 5 px at 28 px scaled to the image size."""
-        if self.query_shift is not None:
-            return int(self.query_shift)
-        return max(1, round(5 * min(self.image_shape_[1:]) / 28))
+        return default_query_shift(self.query_shift, self.image_shape_)
 
     def _augments_queries(self) -> bool:
         if self.query_augmentation == "shift":
             return self._query_shift() > 0
         return self.query_augmentation != "none"
-
-    def _augment_queries(self, images: torch.Tensor) -> torch.Tensor:
-        """Query-only augmentation: integer shifts (the authors' code) or a random affine transform."""
-        if self.query_augmentation == "shift":
-            shift = self._query_shift()
-            return shift_images(images, torch.randint(-shift, shift + 1, (len(images), 2)))
-        ranges = self.query_augmentation
-        if not isinstance(ranges, AffineRanges):
-            ranges = AffineRanges.characters() if self.image_shape_[0] == 1 else AffineRanges.natural()
-        params = sample_params(len(images), ranges, images.shape[-1])
-        return apply_params(images, params)
 
     # class_reuse > 1: classes served from a bank
     def _banked_classes(self, n_tasks: int, n_ways: int, per_class: int) -> torch.Tensor:
@@ -491,7 +423,17 @@ class LASIUM(TaskPlotMixin, MetaaugEstimator):
         def generate(n_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
             return self._generate_classes(n_groups, n_ways, per_class)
 
-        key = (self.strategy, self.sigma2, self.alpha, self.binarize, self.bank_size, n_ways, per_class)
+        key = (
+            self.strategy,
+            self.sigma2,
+            self.alpha,
+            self.binarize,
+            self.bank_size,
+            n_ways,
+            per_class,
+            self.anchors,
+            self.prior,
+        )
         bank = getattr(self, "_class_bank", None)
         if bank is None or bank.key != key:
             bank = self._class_bank = ClassBank.filled(key, self.bank_size, n_ways, generate)

@@ -3,10 +3,11 @@
 :class:`metaaug.samplers.lasium.LASIUM` calls these; they hold the
 optimisation loops, the backends' training losses and the batched
 encode / decode passes, so that the estimator's file reads as the paper's
-sampling algorithm. A backend is of one of three kinds: ``"vae"`` (a
+sampling algorithm. A backend is ``"vae"`` (a
 :class:`~metaaug.nets.vae.ConvVAE`), ``"gan"`` (a
-:class:`~metaaug.nets.msgan.MSGANGenerator`) or ``"custom"`` (any object with
-``encode`` and ``decode``, such as a metaaug autoencoder).
+:class:`~metaaug.nets.msgan.MSGANGenerator`) or the user's (``"custom"``, with
+``encode``, such as a metaaug autoencoder; ``"generator"``, decoder only),
+whose decoding is in :mod:`metaaug.samplers.generator_backend`.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def train_vae(vae: ConvVAE, X: torch.Tensor, settings: TrainingSettings, beta: f
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        budget.track(float(loss.detach()))
         log.record(loss, reconstruction=bce, kl=kl)
         if len(log.loss_curve) % 10 == 0:
             budget.set_postfix(loss=float(np.mean(log.loss_curve[-10:])))
@@ -163,6 +165,8 @@ def train_gan(
         g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         g_optimizer.step()
+        budget.track(float(g_loss.detach()), "generator loss")
+        budget.track(float(d_loss.detach()), "discriminator loss")
         log.record(g_loss, adversarial=adversarial, mode_seeking=seeking, discriminator=d_loss)
         if len(log.loss_curve) % 10 == 0:
             budget.set_postfix(g_loss=float(np.mean(log.loss_curve[-10:])), d_loss=float(d_loss.detach()))
@@ -206,42 +210,42 @@ def encode_images(
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...] | None]:
     """Latent means and log-variances ``(N, d)`` of ``X`` on the CPU, and a custom encoder's latent shape.
 
-    A deterministic (custom) encoder's log-variance is ``-inf``; its latents
-    are flattened, and the returned shape (``None`` for the VAE) lets
-    :func:`decode_latents` restore them.
+    A custom encoder (deterministic, or returning ``(mean, log_variance)``) gets its batches on ``device`` (its own)
+    and in eval mode when it is a module; a deterministic one's log-variance is ``-inf``;
+    latents are flattened, and the returned shape (``None`` for the VAE)
+    restores them for decoding.
     """
     means, log_variances = [], []
     latent_shape = None
-    with eval_mode(backend if kind == "vae" else None):
+    with eval_mode(backend if isinstance(backend, torch.nn.Module) else None):
         for start in range(0, len(X), batch_size):
             batch = X[start : start + batch_size]
             if kind == "vae":
                 mean, log_variance = backend.encode(batch.to(device))
             else:
-                mean = torch.as_tensor(backend.encode(batch)).float()
-                latent_shape = tuple(mean.shape[1:])
-                mean = mean.reshape(len(batch), -1)
-                log_variance = torch.full_like(mean, -math.inf)
+                encoded = backend.encode(batch.to(device))
+                if isinstance(encoded, (tuple, list)) and len(encoded) == 2:  # a VAE-like (mean, log-variance)
+                    mean, log_variance = (torch.as_tensor(e).float().reshape(len(batch), -1) for e in encoded)
+                    latent_shape = tuple(torch.as_tensor(encoded[0]).shape[1:])
+                else:
+                    mean = torch.as_tensor(encoded).float()
+                    latent_shape = tuple(mean.shape[1:])
+                    mean = mean.reshape(len(batch), -1)
+                    log_variance = torch.full_like(mean, -math.inf)
             means.append(mean.cpu())
             log_variances.append(log_variance.cpu())
     return torch.cat(means), torch.cat(log_variances), latent_shape
 
 
 def decode_latents(
-    backend: Any, kind: str, latents: torch.Tensor, latent_shape: tuple[int, ...], batch_size: int, device: torch.device
+    backend: Any, kind: str, latents: torch.Tensor, batch_size: int, device: torch.device
 ) -> torch.Tensor:
-    """Decode ``(N, d)`` latents in chunks of ``batch_size``, networks in eval mode, without gradients.
+    """Decode ``(N, d)`` latents with the VAE's decoder or the GAN, in chunks, in eval mode, without gradients.
 
-    Returns the decoder's output on the CPU as float32 (not yet reshaped or clamped).
+    Returns the images on the CPU as float32 (not yet clamped). Generators and
+    codecs of the user decode through :mod:`metaaug.samplers.generator_backend`.
     """
-    module = backend if isinstance(backend, torch.nn.Module) else None
-    if module is None:
-        decode = backend.decode
-    else:
-        decode = module.decode if kind == "vae" else module
-    with eval_mode(module), torch.no_grad():
-        parts = [
-            torch.as_tensor(decode(chunk.view(len(chunk), *latent_shape).to(device))).float().cpu()
-            for chunk in latents.split(batch_size)
-        ]
+    decode = backend.decode if kind == "vae" else backend
+    with eval_mode(backend), torch.no_grad():
+        parts = [decode(chunk.to(device)).float().cpu() for chunk in latents.split(batch_size)]
     return torch.cat(parts)

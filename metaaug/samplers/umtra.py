@@ -149,7 +149,7 @@ class UMTRA(TaskPlotMixin, MetaaugEstimator):
             Bad layout arguments or ``n_ways`` larger than the number of images.
         """
         self._check_fitted()
-        check_task_args(n_tasks, n_ways, k_shot, k_query)
+        check_task_args(n_tasks, n_ways, k_shot, k_query, image_shape=self.image_shape_, device=self._device())
         if n_ways > len(self.images_):
             raise ValueError(f"n_ways={n_ways} but UMTRA was fitted on {len(self.images_)} image(s)")
         per_class = k_shot + k_query
