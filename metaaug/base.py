@@ -19,17 +19,12 @@ modules from the constructor parameters and the non-module fitted attributes.
 
 from __future__ import annotations
 
-import contextvars
 import copy
 import functools
-import hashlib
 import importlib
 import math
-import os
 import time
-import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,201 +33,27 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from tqdm.auto import tqdm
 
+from metaaug.checksum import CHECKSUM_KEY, payload_checksum  # noqa: F401  (re-exported)
 from metaaug.constraints import check_params
 from metaaug.nets.layout import to_channels_last
+from metaaug.resources import (  # noqa: F401  (re-exported)
+    available_memory,
+    check_count,
+    check_request_size,
+    resolve_device,
+)
+from metaaug.training import (  # noqa: F401  (re-exported)
+    _FIT_CONTEXT,
+    _FITTING,
+    TrainingBudget,
+    TrainingDivergedError,
+    _fit_deadline,
+    _FitContext,
+    nested_random_state,
+)
 
 FORMAT_VERSION = 1
-CHECKSUM_KEY = "checksum"
-
-
-@dataclass(frozen=True)
-class _FitContext:
-    """What a running ``fit`` hands down to the estimators it trains inside itself."""
-
-    deadline: float | None  # time.perf_counter() value at which every training budget stops
-    random_state: Any  # the outer estimator's random_state parameter
-
-
-_FIT_CONTEXT: contextvars.ContextVar[_FitContext | None] = contextvars.ContextVar("metaaug_fit", default=None)
-_FITTING: set[int] = set()  # ids of the estimators whose outermost fit call is running
-
-
-def nested_random_state(role: str) -> int | None:
-    """A seed for an estimator that the running ``fit`` trains inside itself.
-
-    Derived deterministically from the outer estimator's ``random_state``
-    (``role`` tells nested estimators of one outer call apart); ``None`` when
-    no fit runs or the outer ``random_state`` is None. An int ``random_state``
-    is not consumed; a numpy ``Generator`` gives the next draw from it.
-    """
-    context = _FIT_CONTEXT.get()
-    state = None if context is None else context.random_state
-    if state is None:
-        return None
-    if isinstance(state, (int, np.integer)) and not isinstance(state, bool):
-        sequence = np.random.SeedSequence([int(state), zlib.crc32(role.encode())])
-        return int(sequence.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-    if isinstance(state, np.random.Generator):
-        return int(state.integers(0, 2**63 - 1))
-    if isinstance(state, np.random.RandomState):
-        return int(state.randint(0, 2**31 - 1))
-    return None
-
-
-def _fit_deadline() -> float | None:
-    context = _FIT_CONTEXT.get()
-    return None if context is None else context.deadline
-
-
-def available_memory(device: torch.device | str = "cpu") -> int | None:
-    """Bytes of memory free for new tensors on ``device`` (None when it cannot be read)."""
-    device = torch.device(device)
-    if device.type == "cuda" and torch.cuda.is_available():
-        on_device, _ = torch.cuda.mem_get_info(device)
-        return int(on_device)
-    free: int | None = None
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    free = int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    if free is None:
-        try:
-            free = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError, AttributeError):
-            return None
-    try:  # a container's memory limit (cgroup v2) can be tighter than the machine's free memory
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit != "max":
-            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
-            free = min(free, max(int(limit) - used, 0))
-    except (OSError, ValueError):
-        pass
-    return free
-
-
-def check_count(value: Any, name: str, minimum: int = 1) -> int:
-    """``value`` as an int ``>= minimum``; bools, floats, strings and None give a ``ValueError``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_request_size(
-    n_items: int, item_shape: Sequence[int], what: str, device: torch.device | str = "cpu", bytes_per_value: int = 4
-) -> None:
-    """Refuse up front a request whose result alone would not fit in the free memory.
-
-    ``n_items`` results shaped ``item_shape`` of ``bytes_per_value`` bytes
-    each are compared with :func:`available_memory` of the CPU (where results
-    are returned) and, for CUDA, of ``device``.
-    """
-    needed = int(n_items) * int(np.prod([int(s) for s in item_shape], dtype=np.float64)) * bytes_per_value
-    devices = [torch.device("cpu")] + ([torch.device(device)] if torch.device(device).type == "cuda" else [])
-    for place in devices:
-        free = available_memory(place)
-        if free is not None and needed > free:
-            raise ValueError(
-                f"{what}: {n_items} results of shape {tuple(int(s) for s in item_shape)} need about "
-                f"{needed / 2**30:.3g} GiB, more than the {free / 2**30:.3g} GiB free on {place}; "
-                "ask for fewer at a time"
-            )
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else as torch reads it."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from err
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but CUDA is not available")
-    return resolved
-
-
-class TrainingBudget:
-    """Iterate over training steps until ``n_steps`` or ``max_time`` seconds run out.
-
-    Yields the step index and shows a tqdm bar. ``elapsed`` and ``completed``
-    are readable afterwards (the estimators store them as fitted attributes).
-    Inside an estimator's ``fit`` that has a ``max_time``, the budget also
-    stops when that outer ``max_time`` runs out (nested training included);
-    at least one step always runs.
-    """
-
-    def __init__(self, n_steps: int, max_time: float | None, desc: str, verbose: bool = True, unit: str = "it") -> None:
-        if int(n_steps) < 1:
-            raise ValueError(f"the training budget must be >= 1 step, got {n_steps}")
-        if max_time is not None and max_time <= 0:
-            raise ValueError(f"max_time must be > 0 seconds or None, got {max_time}")
-        deadline = _fit_deadline()
-        if deadline is not None:  # an outer fit's max_time covers this training too (at least one step runs)
-            remaining = max(deadline - time.perf_counter(), 1e-9)
-            max_time = remaining if max_time is None else min(max_time, remaining)
-        self.n_steps = int(n_steps)
-        self.max_time = max_time
-        self.desc = desc
-        self.verbose = verbose
-        self.unit = unit
-        self.completed = 0
-        self.elapsed = 0.0
-        self.bar: tqdm | None = None
-
-    def __iter__(self) -> Iterator[int]:
-        start = time.perf_counter()
-        self.bar = tqdm(
-            total=self.n_steps,
-            desc=self.desc,
-            unit=self.unit,
-            disable=not self.verbose,
-            leave=False,
-            dynamic_ncols=True,
-        )
-        try:
-            for step in range(self.n_steps):
-                yield step
-                self.completed = step + 1
-                self.bar.update(1)
-                self.elapsed = time.perf_counter() - start
-                if self.max_time is not None and self.elapsed >= self.max_time:
-                    break
-        finally:
-            self.elapsed = time.perf_counter() - start
-            self.bar.close()
-
-    def set_postfix(self, **values: float) -> None:
-        if self.bar is not None and self.verbose:
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
-
-    def track(self, loss: float, name: str = "loss") -> float:
-        """Check one step's loss; a non-finite value stops training with a clear error.
-
-        Every training loop calls this once per step with the (float) loss it
-        just computed, so that divergence cannot go unnoticed. Returns ``loss``.
-
-        Raises
-        ------
-        TrainingDivergedError
-            When ``loss`` is NaN or infinite; the message names the step.
-        """
-        if not math.isfinite(loss):
-            raise TrainingDivergedError(
-                f"{self.desc}: the {name} became {loss} at training step {self.completed + 1}; training "
-                "diverged. Try a smaller learning rate (lr), and check that the images are in [0, 1]."
-            )
-        return loss
-
-
-class TrainingDivergedError(ValueError):
-    """Training produced a non-finite loss or parameter (a ``ValueError``, so the CLI reports it in one line)."""
 
 
 def _encode(value: Any, key: str) -> Any:
@@ -583,37 +404,6 @@ class MetaaugEstimator(BaseEstimator):
         if cls is not MetaaugEstimator and not isinstance(est, cls):
             raise ValueError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}")
         return est
-
-
-def payload_checksum(payload: Mapping[str, Any]) -> str:
-    """``"sha256:<hex>"`` over a saved payload (all but its checksum), walked in a fixed order.
-
-    Tensors contribute their dtype, shape and raw bytes; other values their
-    ``repr``; every entry is prefixed by its path in the payload.
-    """
-    digest = hashlib.sha256()
-
-    def walk(value: Any, where: str) -> None:
-        if isinstance(value, torch.Tensor):
-            flat = value.detach().cpu().reshape(-1)
-            tensor = torch.empty(flat.numel(), dtype=flat.dtype).copy_(flat)  # dense, stride 1
-            digest.update(f"{where}|tensor|{value.dtype}|{tuple(value.shape)}|".encode())
-            digest.update(tensor.view(torch.uint8).numpy().tobytes())
-        elif isinstance(value, dict):
-            digest.update(f"{where}|dict|{len(value)}|".encode())
-            for key in sorted(value, key=repr):
-                walk(value[key], f"{where}/{key!r}")
-        elif isinstance(value, (list, tuple)):
-            digest.update(f"{where}|{type(value).__name__}|{len(value)}|".encode())
-            for i, item in enumerate(value):
-                walk(item, f"{where}/{i}")
-        elif value is None or isinstance(value, (bool, int, float, str)):
-            digest.update(f"{where}|{type(value).__name__}|{value!r}|".encode())
-        else:
-            raise TypeError(f"cannot checksum a {type(value).__name__} at {where or '/'}")
-
-    walk({k: v for k, v in payload.items() if k != CHECKSUM_KEY}, "")
-    return "sha256:" + digest.hexdigest()
 
 
 def load(path: str | Path, device: str | None = None) -> MetaaugEstimator:

@@ -7,7 +7,7 @@ Two measurements, run one after the other in the same process:
   driven with the official code's schedule of work (re-implemented here: three
   backward passes in the discriminator update, the unused discriminator pass
   on the real images and the discriminator weight gradients in the generator
-  update). The official step itself was measured by the issue author at about
+  update). The official step itself was measured separately at about
   47-55 s on 2 threads (anomaly detection off); the ratio to that reference is
   reported too.
 * ``small`` (with ``--small-steps N``): ``LoFGAN()`` defaults (small preset)
@@ -188,7 +188,7 @@ def main() -> None:
     if len(rows) > 1:
         body.append(f"Ratio metaaug / official schedule measured here: **{ours / rows[1]['wall s/step']:.2f}x**.  ")
     body.append(
-        f"Ratio metaaug / official code as measured by the issue author "
+        f"Ratio metaaug / official code, the official code measured separately "
         f"({OFFICIAL_REFERENCE_S[0]:.0f}-{OFFICIAL_REFERENCE_S[1]:.0f} s, 2 threads): "
         f"**{ours / OFFICIAL_REFERENCE_S[1]:.2f}-{ours / OFFICIAL_REFERENCE_S[0]:.2f}x** "
         f"({ours / reference:.2f}x of the midpoint; target <= 0.7x)."
