@@ -9,9 +9,9 @@ confidence interval. On digits (8x8 pixels, five training classes) pixel
 nearest neighbour leads and the table is only a smoke test; on real images
 (e.g. Omniglot characters, see ``docs/benchmarks.md``) the samplers win.
 
-Data: your own folder of class subfolders (``--folder PATH``, images in
-``PATH/<class>/*.png|jpg``; the first half of the classes, sorted by name,
-train without labels, the second half test), or scikit-learn's digits (train
+Data: your own folder of class subfolders (``--folder PATH``, grey or colour
+images of any size in ``PATH/<class>/``, resized to ``--size``; the first half
+of the classes, sorted by name, train without labels, the second half test), or scikit-learn's digits (train
 on 0-4, test on 5-9).
 
     python examples/compare_samplers.py               # about a minute on 2 CPU cores
@@ -24,30 +24,19 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 import metaaug
-from metaaug.data import LabeledTaskSampler, load_digits
+from metaaug.data import LabeledTaskSampler, as_image_source, load_digits
 from metaaug.fewshot import PixelNearestNeighbor, ProtoNetClassifier
-
-SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 
 
 def load_folder(root: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Greyscale ``size`` x ``size`` images in [0, 1] from ``root/<class>/*``, and their class indices."""
-    classes = sorted(p for p in Path(root).expanduser().iterdir() if p.is_dir())
-    if len(classes) < 10:
-        raise SystemExit(f"{root} has {len(classes)} class folders; 5-way tests and training need at least 10")
-    images, labels = [], []
-    for label, folder in enumerate(classes):
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES):
-            with Image.open(path) as image:
-                pixels = image.convert("L").resize((size, size), Image.Resampling.LANCZOS)
-            images.append(np.asarray(pixels, dtype=np.float32) / 255.0)
-            labels.append(label)
-    return torch.from_numpy(np.stack(images)).unsqueeze(1), torch.tensor(labels)
+    """Images of ``root/<class>/*`` resized to ``size`` x ``size`` (grey or RGB, as the files are), and labels."""
+    source = as_image_source(Path(root).expanduser(), image_size=size)
+    if source.labels is None or int(source.labels.max()) + 1 < 10:
+        raise SystemExit(f"{root} needs at least 10 class folders: 5-way tests and training")
+    return source.tensor(), source.labels
 
 
 def load_split(folder: str | None, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -64,6 +64,10 @@ def _encode(value: Any, key: str) -> Any:
         return value.item()
     if isinstance(value, torch.Tensor):
         return value.detach().cpu()
+    from metaaug.data.sources import ImageSource  # the data layer imports this module
+
+    if isinstance(value, ImageSource):  # the images themselves, uint8 stays uint8 (a Dataset is read in full)
+        return {"__images__": value.stored()}
     if isinstance(value, np.ndarray):
         return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(value))}
     if isinstance(value, torch.nn.Module):
@@ -90,6 +94,10 @@ def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         if "__ndarray__" in value:
             return value["__ndarray__"].numpy()
+        if "__images__" in value:
+            from metaaug.data.sources import ArrayImages
+
+            return ArrayImages(value["__images__"], name="saved images")
         if "__tuple__" in value:
             return tuple(_decode(v) for v in value["__tuple__"])
         if "__estimator__" in value:

@@ -16,6 +16,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
 from metaaug._random import RandomState, check_rng, draw_seed
+from metaaug.data.sources import ImageSource
 
 
 def pca_embedding(X: torch.Tensor, n_components: int = 64, random_state: RandomState = None) -> np.ndarray:
@@ -27,12 +28,18 @@ def pca_embedding(X: torch.Tensor, n_components: int = 64, random_state: RandomS
 
 
 def embed(
-    X: torch.Tensor,
+    X: torch.Tensor | ImageSource,
     embedding: str | Callable[[torch.Tensor], Any] = "pca",
     random_state: RandomState = None,
     **kwargs: Any,
 ) -> np.ndarray:
-    """Embed images with ``"pca"`` or a callable mapping images to ``(N, D)`` features."""
+    """Embed images with ``"pca"`` or a callable mapping images to ``(N, D)`` features.
+
+    ``X`` is a float tensor or an :class:`~metaaug.data.sources.ImageSource`,
+    read in full (PCA and the callable see all images at once).
+    """
+    if isinstance(X, ImageSource):
+        X = X.tensor()
     if callable(embedding):
         out = embedding(X)
         out = out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
@@ -65,7 +72,10 @@ def default_n_clusters(n_images: int) -> int:
 
 
 def pseudo_labels(
-    X: torch.Tensor, n_clusters: int | None = None, embedding: str | Callable = "pca", random_state: RandomState = None
+    X: torch.Tensor | ImageSource,
+    n_clusters: int | None = None,
+    embedding: str | Callable = "pca",
+    random_state: RandomState = None,
 ) -> torch.Tensor:
     """Pseudo-classes of unlabeled images: one k-means partition of their embedding, as int64 labels.
 

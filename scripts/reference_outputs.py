@@ -123,6 +123,13 @@ def record() -> dict[str, torch.Tensor]:
         **base,
     ).fit(X28)
     run("AugIntAE-adv-generate", lambda: est.generate(seeds28, 5, random_state=2))
+    if "balance" in metaaug.IntAE().get_params():  # the papers' adversarial AE and IntAE (issue 23)
+        for name, params in (
+            ("AE", {"adversarial": True}),
+            ("IntAE", {"balance": "k-gamma", "adversarial_reconstructions": True}),
+        ):
+            est = build(getattr(metaaug, name), epochs=1, width=4, batch_size=32, **params, **base).fit(X28)
+            run(f"{name}-paper-generate", lambda est=est: est.generate(seeds28, 5, random_state=2))
     est = build(
         metaaug.LoFGAN,
         epochs=0.02,

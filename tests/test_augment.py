@@ -234,3 +234,72 @@ def test_soften_strokes_is_reproducible_and_validates():
         soften_strokes(images, fade=(0.9, 0.5))
     with pytest.raises(ValueError, match="sigma"):
         gaussian_kernel(0.0)
+
+
+# ------------------------------------------------------------ natural (RGB) ranges
+def _bright_pixel(size: int) -> torch.Tensor:
+    image = torch.zeros(1, 3, size, size)
+    image[..., size // 2, size // 2] = 1.0
+    return image
+
+
+def _centroid_x(image: torch.Tensor) -> torch.Tensor:
+    mass = image.sum(dim=(0, 1))  # (C, H, W) -> (W,)
+    return (mass * torch.arange(image.shape[-1])).sum() / mass.sum()
+
+
+@pytest.mark.parametrize("size", [84, 128])
+def test_natural_translation_is_8_absolute_pixels_at_any_size(size):
+    ranges = AffineRanges.natural()
+    assert ranges.reference_size is None and ranges.translation_at(size) == (-8.0, 8.0)
+    params = sample_params(2000, ranges, size, torch.Generator().manual_seed(0))
+    assert params[:, 1:3].abs().max() <= 8.0 and params[:, 1:3].abs().max() > 7.9
+    # a pure translation by the largest sampled tx moves a bright pixel by that many pixels
+    shift = identity_params(1)
+    shift[0, 1] = params[:, 1].max()
+    moved = apply_params(_bright_pixel(size), shift, ranges.padding_mode)
+    displacement = _centroid_x(moved[0]) - _centroid_x(_bright_pixel(size)[0])
+    assert displacement.item() == pytest.approx(params[:, 1].max().item(), abs=0.01)
+
+
+def test_character_translation_still_scales_from_28_px():
+    ranges = AffineRanges.characters()
+    assert ranges.reference_size == 28 and ranges.padding_mode == "zeros"
+    assert ranges.translation_at(28) == (-4.0, 4.0) and ranges.translation_at(84) == (-12.0, 12.0)
+    params = sample_params(2000, ranges, 84, torch.Generator().manual_seed(0))
+    assert params[:, 1:3].abs().max() <= 12.0 and params[:, 1:3].abs().max() > 11.9
+    # the scaled() ranges keep their convention
+    assert AffineRanges.natural().scaled(0.5).translation_at(128) == (-4.0, 4.0)
+
+
+def test_natural_ranges_pad_symmetrically():
+    # shifting right by 2 px mirrors the first columns, edge pixel included (numpy's "symmetric")
+    row = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.5])
+    image = row.expand(1, 3, 5, 5).contiguous()
+    shift = identity_params(1)
+    shift[0, 1] = 2.0
+    out = apply_params(image, shift, AffineRanges.natural().padding_mode)
+    assert torch.allclose(out[0, 0, 0], torch.tensor([0.2, 0.1, 0.1, 0.2, 0.3]), atol=1e-6)
+    # every augmentation of a flat RGB image stays flat: no black borders come in
+    flat = torch.full((4, 3, 32, 32), 0.6)
+    a, b, c, _ = augmentation_triplets(flat, AffineRanges.natural(), torch.Generator().manual_seed(0))
+    for views in (a, b, c):
+        spread = views.amax(dim=(2, 3)) - views.amin(dim=(2, 3))
+        assert spread.max() < 1e-4
+
+
+def test_umtra_rgb_augmentation_uses_the_natural_padding():
+    from metaaug import UMTRA
+
+    flat = torch.full((4, 3, 32, 32), 0.6)
+    out = UMTRA(device="cpu").fit(flat).augment(flat, random_state=0)
+    assert (out.amax(dim=(2, 3)) - out.amin(dim=(2, 3))).max() < 1e-4
+    grey = UMTRA(device="cpu").fit(flat[:, :1]).augment(flat[:, :1], random_state=0)
+    assert grey.amin() == 0  # characters keep zero padding
+
+
+def test_affine_ranges_reject_bad_padding_and_reference_size():
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        AffineRanges(padding_mode="mirror")
+    with pytest.raises(ValueError, match="reference_size must be a positive"):
+        AffineRanges(reference_size=0)

@@ -31,7 +31,7 @@ def test_short_fit_reduces_the_loss(fitted, characters):
     curve = fitted.loss_curve_
     assert curve.dtype == np.float32 and curve.shape == (2 * 8,) and fitted.n_iter_ == 16  # 512 / 64 per epoch
     assert curve[-8:].mean() < curve[:8].mean()
-    assert not hasattr(fitted, "loss_terms_")  # the default loss has one term
+    assert set(fitted.loss_terms_) == {"interpolation", "reconstruction"}  # reconstruction_weight=1 by default
     assert fitted.image_shape_ == (1, 28, 28) and fitted.architecture_ == "infogan" and fitted.latent_dim_ == 32
 
 
@@ -60,6 +60,79 @@ def test_adversarial_and_perceptual_options_train(digits):
     assert list(model.loss_terms_) == ["interpolation", "perceptual", "reconstruction", "adversarial"]
     assert all(len(values) == model.n_iter_ and values.dtype == np.float32 for values in model.loss_terms_.values())
     assert np.allclose(sum(model.loss_terms_.values()), model.loss_curve_, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [AE(adversarial=True), IntAE(balance="k-gamma", adversarial_reconstructions=True)],
+    ids=["AE-paper", "IntAE-paper"],
+)
+def test_paper_adversarial_variants_train(model, digits):
+    X, _ = digits
+    model.set_params(epochs=2, hidden=8, verbose=False, random_state=0).fit(X[:128])
+    assert hasattr(model, "discriminator_") and 0.0 <= model.k_ < 1.0  # k is tracked and used
+    assert set(model.loss_terms_) == {"reconstruction", "adversarial"}
+    assert np.allclose(sum(model.loss_terms_.values()), model.loss_curve_, rtol=1e-5, atol=1e-6)
+    assert np.isfinite(model.loss_curve_).all() and (model.loss_terms_["adversarial"] > 0).all()
+
+
+def test_k_is_stored_only_where_it_weighs_the_loss(digits):
+    X, _ = digits
+    for model in (AE(), IntAE(), IntAE(adversarial_reconstructions=True)):
+        model.set_params(epochs=1, hidden=8, verbose=False, random_state=0).fit(X[:64])
+        assert not hasattr(model, "k_")
+
+
+@pytest.mark.parametrize("per_image", [True, False])
+def test_k_gamma_matches_the_adversarial_gradient_to_the_reconstruction_gradient(per_image):
+    """With k * gamma, the adversarial gradient on the decoded images is k times the reconstruction gradient."""
+    torch.manual_seed(0)
+    model = AugIntAE()
+    # eval mode: in training mode BatchNorm couples the images, so per-image gradients mix a little
+    model.discriminator_ = discriminator((1, 28, 28), "infogan", 8).eval()
+    model._k = 0.3
+    outputs = torch.rand(6, 1, 28, 28, requires_grad=True)
+    target = torch.rand(6, 1, 28, 28)
+    if per_image:
+        per_pixel = (outputs - target).abs().flatten(1).mean(1)
+        term = model._balanced_adversarial(outputs, per_pixel)
+        recon_grad = torch.autograd.grad(per_pixel.mean(), outputs, retain_graph=True)[0].flatten(1).norm(dim=1)
+        adv_grad = torch.autograd.grad(term, outputs)[0].flatten(1).norm(dim=1)
+    else:  # IntAE: the critic sees rows without a pixel target, gamma over the batch
+        recon = (outputs[:4] - target[:4]).abs().mean()
+        term = model._balanced_adversarial(outputs[2:], recon, outputs=outputs)
+        recon_grad = torch.autograd.grad(recon, outputs, retain_graph=True)[0].norm()
+        adv_grad = torch.autograd.grad(term, outputs)[0].norm()
+    assert torch.allclose(adv_grad, 0.3 * recon_grad, rtol=1e-4)
+
+
+def test_intae_paper_critic_scores_reconstructions_too(digits):
+    X, _ = digits
+    model = IntAE(balance="k-gamma", adversarial_reconstructions=True, epochs=1, hidden=8, verbose=False)
+    model.fit(X[:32])
+    a, b, c = X[:4], X[4:8], X[8:12]
+    step = model._generator_loss(a, b, c, torch.full((4,), 0.5))
+    assert step.fakes is not None and step.reals is not None
+    assert len(step.fakes) == len(step.reals) == 12  # reconstructions of a, b and their interpolation vs a, b, c
+    default = IntAE(epochs=1, hidden=8, verbose=False).fit(X[:32])._generator_loss(a, b, c, torch.full((4,), 0.5))
+    assert default.fakes is not None and len(default.fakes) == 4
+
+
+def test_presets():
+    model = AugIntAE.from_preset("interpolative-autoencoder", epochs=3)
+    assert (model.reconstruction_weight, model.latent_dim, model.augmentation, model.epochs) == (
+        1.0,
+        64,
+        "characters-no-shear",
+        3,
+    )
+    paper = AugIntAE.from_preset("augintae-paper")
+    assert paper.adversarial is True and paper.reconstruction_weight == 0.0
+    model.image_shape_ = (1, 28, 28)
+    ranges = model._ranges()
+    assert ranges is not None and ranges.shear == (0.0, 0.0) and ranges.rotation == (-20.0, 20.0)
+    with pytest.raises(ValueError, match="interpolative-autoencoder"):
+        AugIntAE.from_preset("intae")
 
 
 def test_autoperceptual_does_not_train_the_encoder(fitted, characters):
@@ -180,8 +253,15 @@ def test_bad_parameters(digits):
     ):
         with pytest.raises(ValueError, match=message):
             AugIntAE(verbose=False, **params).fit(X[:32])
+    for cls, params, message in (
+        (IntAE, {"balance": "began"}, "balance"),
+        (IntAE, {"adversarial_reconstructions": "yes"}, "adversarial_reconstructions"),
+        (AE, {"adversarial": 1.5}, "adversarial"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            cls(verbose=False, **params).fit(X[:32])
     with pytest.raises(ValueError, match="dcgan"):
-        AugIntAE(architecture="dcgan", verbose=False).fit(torch.rand(8, 3, 24, 24))
+        AugIntAE(architecture="dcgan", verbose=False).fit(torch.rand(8, 3, 12, 12))
 
 
 def test_sklearn_conventions(digits):
@@ -248,6 +328,7 @@ def test_files_saved_under_the_old_names_load(fitted, characters, tmp_path):
     payload["fitted"]["n_steps_"] = payload["fitted"].pop("n_iter_")
     del payload["fitted"]["loss_curve_"]
     payload["fitted"]["loss_history_"] = [0.5, 0.25]  # what the old version stored: one mean per epoch
+    payload["fitted"]["k_"] = 1.0  # stored by every model up to 0.1.x, now only by those weighted k * gamma
     torch.save(payload, tmp_path / "old.pt")
     loaded = load(tmp_path / "old.pt")
     assert loaded.get_params() == fitted.get_params() and loaded.n_iter_ == fitted.n_iter_

@@ -154,3 +154,27 @@ def test_warm_start_continues_training(digits):
     assert any(not torch.equal(a, b) for a, b in zip(before, clf.model_.parameters()))
     with pytest.raises(ValueError, match="warm_start"):
         clf.fit(torch.rand(100, 1, 6, 6), torch.arange(100) % 5)
+
+
+# ------------------------------------------------------------------ paper presets
+def test_maml_paper_presets_hold_lasiums_tables():
+    rgb = MAMLClassifier.paper_preset("miniimagenet")
+    assert (rgb.inner_lr, rgb.k_query, rgb.meta_batch_size, rgb.lr, rgb.hidden) == (0.05, 5, 4, 1e-3, 32)
+    assert (rgb.adaptation_steps, rgb.eval_adaptation_steps, rgb.n_ways, rgb.k_shot) == (5, 50, 5, 1)
+    assert MAMLClassifier.paper_preset("mini-ImageNet").get_params() == rgb.get_params()
+    assert MAMLClassifier.paper_preset("celeba").inner_lr == 0.05
+    omniglot = MAMLClassifier.paper_preset("omniglot", n_iterations=7)
+    assert (omniglot.inner_lr, omniglot.k_query, omniglot.hidden, omniglot.n_iterations) == (0.4, 5, 64, 7)
+    # the constructor's own defaults are untouched
+    assert (MAMLClassifier().k_query, MAMLClassifier().inner_lr) == (5, 0.4)  # LASIUM's K_val in meta-training
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        MAMLClassifier.paper_preset("cub")
+
+
+def test_protonet_paper_presets_hold_lasiums_tables():
+    rgb = ProtoNetClassifier.paper_preset("miniimagenet", verbose=False)
+    assert (rgb.k_query, rgb.meta_batch_size, rgb.lr, rgb.hidden, rgb.verbose) == (5, 4, 1e-3, 32, False)
+    assert ProtoNetClassifier.paper_preset("omniglot").hidden == 64
+    assert ProtoNetClassifier().k_query == 5
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        ProtoNetClassifier.paper_preset("imagenet")

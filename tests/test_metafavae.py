@@ -68,7 +68,7 @@ def test_network_shapes_and_sizes():
 
 def test_image_size_without_downsampling_is_rejected():
     assert favae_downsamplings(28, 28) == 2 and favae_downsamplings(64, 64) == 4
-    with pytest.raises(ValueError, match="divisible by 2"):
+    with pytest.raises(ValueError, match="both sides >= 8"):
         favae_downsamplings(7, 7)
 
 
@@ -382,7 +382,7 @@ def test_bad_input(fitted, digits):
         tiny(lambda_rec=-1.0).fit(X[:100], y[:100])
     with pytest.raises(ValueError, match="n_seeds"):
         tiny(n_seeds=0).fit(X[:100], y[:100])
-    with pytest.raises(ValueError, match="divisible by 2"):
+    with pytest.raises(ValueError, match="both sides >= 8"):
         tiny().fit(torch.rand(20, 1, 7, 7), torch.arange(20) % 2)
 
 

@@ -14,6 +14,8 @@ from metaaug.metrics import (
     DomainClassifier,
     DomainFeatureExtractor,
     SeedClassClassifier,
+    augintae_fid_protocol,
+    augintae_misclassification,
     class_faithfulness,
     compute_features,
     diversity,
@@ -22,12 +24,18 @@ from metaaug.metrics import (
     fid,
     fit_prototype_judge,
     frechet_distance,
+    inception_classifier,
     inception_feature_extractor,
+    inception_score,
     kernel_distance,
     kid,
+    lofgan_protocol,
+    lpips_network,
+    mean_pairwise_distance,
     nearest_seed_distance,
     pairwise_diversity,
     prototype_faithfulness,
+    torchvision_weights_path,
 )
 
 
@@ -328,3 +336,165 @@ def test_nearest_seed_distance_is_zero_for_copies_and_the_closest_seed_otherwise
     assert torch.allclose(distances, torch.tensor([0.0, 0.25, 0.4]))
     with pytest.raises(ValueError, match="shape"):
         nearest_seed_distance(generated, torch.zeros(2, 1, 5, 5))
+
+
+# ------------------------------------------------------------ LPIPS and Inception Score (local weights only)
+@pytest.fixture(scope="module")
+def squeeze_weights(tmp_path_factory):
+    """A torchvision SqueezeNet 1.1 weights file (random weights: the stand-in for the ImageNet file)."""
+    from metaaug._compat import import_torchvision
+
+    torchvision = import_torchvision()
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "squeezenet1_1-b8a52dc0.pth"
+    torch.save(torchvision.models.squeezenet1_1().state_dict(), path)
+    return path
+
+
+def test_lpips_network_loads_the_local_backbone_and_measures_grey_images(squeeze_weights, digits):
+    lpips = lpips_network("squeeze", squeeze_weights, image_size=32)
+    saved = torch.load(squeeze_weights)
+    assert torch.equal(lpips.network.net.slices[0][0].weight, saved["features.0.weight"])  # the file, not random init
+    X, y = digits
+    a, b = X[:6], X[6:12]
+    distances = lpips(a, b)
+    assert distances.shape == (6,) and bool((distances > 0).all())
+    assert torch.allclose(lpips(a, a), torch.zeros(6), atol=1e-6)
+    assert torch.allclose(lpips(b, a), distances, atol=1e-5)  # symmetric
+    assert torch.allclose(lpips(a.expand(-1, 3, -1, -1), b.expand(-1, 3, -1, -1)), distances)  # grey = repeated RGB
+    # the same distance drives pairwise diversity
+    assert pairwise_diversity(lpips, [X[y == 0][:5], X[y == 1][:5]], max_pairs=4) > 0
+    with pytest.raises(ValueError, match="one shape"):
+        lpips(a, X[:5])
+    with pytest.raises(ValueError, match="net must be one of"):
+        lpips_network("resnet", squeeze_weights)
+
+
+def test_missing_or_wrong_weights_raise_naming_the_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
+    assert torchvision_weights_path("AlexNet_Weights") == checkpoints / "alexnet-owt-7be5be79.pth"
+    with pytest.raises(FileNotFoundError, match="alexnet-owt-7be5be79.pth.*never downloads"):
+        lpips_network("alex")
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "elsewhere.pth")):
+        lpips_network("vgg", tmp_path / "elsewhere.pth")
+    with pytest.raises(FileNotFoundError, match="inception_v3_google-0cc3c7bd.pth"):
+        inception_classifier()
+    with pytest.raises(FileNotFoundError, match="weights-inception-2015-12-05-6726825d.pth"):
+        inception_classifier(source="torch-fidelity")
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"classifier.weight": torch.zeros(2, 2)}, wrong)
+    with pytest.raises(ValueError, match="not a torchvision squeezenet1_1 weights file"):
+        lpips_network("squeeze", wrong)
+
+
+class OneHotClassifier(nn.Module):
+    """Stand-in Inception: confident logits for the class coded by an image's mean brightness."""
+
+    def __init__(self, n_classes: int) -> None:
+        super().__init__()
+        self.n_classes = n_classes
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        label = (images.mean((1, 2, 3)) * self.n_classes).long().clamp(max=self.n_classes - 1)
+        return 20.0 * nn.functional.one_hot(label, self.n_classes).float()
+
+
+def test_inception_score_with_a_stand_in_classifier():
+    levels = (torch.arange(40) % 4).float() / 4 + 0.1  # 4 classes, 10 images each
+    images = levels[:, None, None, None].expand(-1, 1, 6, 6)
+    mean, std = inception_score(OneHotClassifier(4), images, splits=1)
+    assert mean == pytest.approx(4.0, rel=1e-3) and std == 0.0  # confident and uniform: K
+    assert inception_score(OneHotClassifier(4), images[levels == 0.1], splits=2)[0] == pytest.approx(1.0)
+    # the exact formula on arbitrary logits, one split
+    logits = torch.randn(30, 5, generator=torch.Generator().manual_seed(0))
+    p = logits.softmax(1)
+    expected = torch.exp((p * (p.log() - p.mean(0, keepdim=True).log())).sum(1).mean())
+    assert inception_score(lambda batch: logits[: len(batch)], torch.rand(30, 1, 4, 4), splits=1)[0] == pytest.approx(
+        float(expected), rel=1e-6
+    )
+    assert inception_score(OneHotClassifier(4), images, splits=4, random_state=1) == inception_score(
+        OneHotClassifier(4), images, splits=4, random_state=1
+    )
+    with pytest.raises(ValueError, match="at least 50 images"):
+        inception_score(OneHotClassifier(4), images, splits=50)
+
+
+# ------------------------------------------------------------ the papers' protocols
+class RecordingGenerator:
+    """Pixel mixup of two seeds that records every call."""
+
+    def __init__(self, constant: bool = False) -> None:
+        self.calls: list[tuple[torch.Tensor, int]] = []
+        self.constant = constant
+
+    def generate(self, seeds, n, random_state=None):
+        self.calls.append((seeds.clone(), n))
+        if self.constant:
+            return torch.full((n, *seeds.shape[1:]), 0.5)
+        alpha = torch.from_numpy(np.random.default_rng(random_state).random(n)).float()[:, None, None, None]
+        return alpha * seeds[0] + (1 - alpha) * seeds[-1]
+
+
+def pooled(images: torch.Tensor) -> torch.Tensor:
+    return nn.functional.avg_pool2d(images, 2).flatten(1)
+
+
+def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).abs().flatten(1).mean(1)
+
+
+def test_lofgan_protocol_splits_s_in_and_s_real_and_scores_fid_and_lpips(digits):
+    X, y = digits
+    keep = y < 3
+    X, y = X[keep][:90], y[keep][:90]
+    generator = RecordingGenerator()
+    result = lofgan_protocol(generator, X, y, embed=pooled, lpips=l1, n_in=5, n_generated=4, k_shot=3)
+    assert result["n_classes"] == 3 and result["n_generated"] == 12
+    assert result["n_real"] == sum(int((y == c).sum()) - 5 for c in range(3))
+    assert len(generator.calls) == 12 and all(n == 1 and len(seeds) == 3 for seeds, n in generator.calls)
+    for i, (seeds, _) in enumerate(generator.calls):  # seeds come from S_in: the first 5 images of the class
+        s_in = X[y == i // 4][:5].flatten(1)
+        assert bool((torch.cdist(seeds.flatten(1), s_in).min(1).values == 0).all())
+    expected = np.mean([mean_pairwise_distance(l1, g) for g in result["generated"]])
+    assert result["lpips"] == pytest.approx(expected) and result["lpips"] > 0 and result["fid"] > 0
+    again = lofgan_protocol(RecordingGenerator(), X, y, embed=pooled, lpips=l1, n_in=5, n_generated=4, k_shot=3)
+    assert again["fid"] == result["fid"]
+    constant = lofgan_protocol(RecordingGenerator(constant=True), X, y, embed=pooled, lpips=l1, n_in=5, n_generated=4)
+    assert constant["lpips"] == 0.0 and constant["fid"] > result["fid"]
+    with pytest.raises(ValueError, match="more than n_in=40"):
+        lofgan_protocol(generator, X, y, embed=pooled, n_in=40)
+    with pytest.raises(ValueError, match="generate"):
+        lofgan_protocol(object(), X, y, embed=pooled)
+
+
+def test_augintae_fid_protocol_keeps_seeds_out_of_the_real_set(digits):
+    X, y = digits
+    keep = y < 3
+    X, y = X[keep][:90], y[keep][:90]
+    generator = RecordingGenerator()
+    result = augintae_fid_protocol(generator, X, y, embed=pooled, k_shot=2, n_per_class=20)
+    assert result["n_real"] == len(X) - 6 and result["n_generated"] == 60
+    assert [n for _, n in generator.calls] == [20, 20, 20]
+    noise = augintae_fid_protocol(RecordingGenerator(constant=True), X, y, embed=pooled, n_per_class=20)
+    assert noise["fid"] > result["fid"]
+    with pytest.raises(ValueError, match="k_shot < "):
+        augintae_fid_protocol(generator, X, y, embed=pooled, k_shot=100)
+
+
+def test_augintae_misclassification_cnn_on_raw_images(dev_split):
+    (X_train, _), (X_test, _) = dev_split
+    # "generated" images that are really training-domain drawings: the CNN should call them training
+    result = augintae_misclassification(X_train[:300], X_test[:300], X_train[-60:], hidden=8, steps=60)
+    assert set(result) == {
+        "misclassification",
+        "real_novel_misclassification",
+        "real_train_misclassification",
+        "accuracy",
+    }
+    assert result["misclassification"] > 0.6
+    assert result["real_novel_misclassification"] < 0.4 and result["accuracy"] > 0.6
+    with pytest.raises(ValueError, match="held_out"):
+        augintae_misclassification(X_train[:10], X_test[:10], X_test[:2], held_out=1.0)
+    with pytest.raises(ValueError, match="shape"):
+        augintae_misclassification(X_train[:10], X_test[:10], torch.zeros(2, 1, 8, 8))

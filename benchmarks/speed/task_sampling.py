@@ -14,13 +14,13 @@ import argparse
 import time
 from collections.abc import Callable
 
-import learn2learn as l2l
 import torch
 
 from benchmarks._harness.dev_split import load_dev_split
+from benchmarks._harness.l2l_baseline import learn2learn_taskset
 from benchmarks._harness.reporting import command_line, hardware_summary, markdown_table, publish_section
 from benchmarks.tables._shared import env_threads
-from metaaug.data import LabeledTaskSampler, to_l2l_metadataset
+from metaaug.data import LabeledTaskSampler
 
 
 def tasks_per_second(draw: Callable[[int], None], n_tasks: int, repeats: int = 3) -> float:
@@ -50,17 +50,7 @@ def main() -> None:
 
         return draw
 
-    meta = to_l2l_metadataset(X, y)
-    taskset = l2l.data.TaskDataset(
-        meta,
-        task_transforms=[
-            l2l.data.transforms.NWays(meta, 5),
-            l2l.data.transforms.KShots(meta, 16),
-            l2l.data.transforms.LoadData(meta),
-            l2l.data.transforms.RemapLabels(meta),
-        ],
-        num_tasks=-1,
-    )
+    taskset = learn2learn_taskset(X, y)
 
     def l2l_draw(n: int) -> None:
         for _ in range(n):

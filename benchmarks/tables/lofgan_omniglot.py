@@ -261,7 +261,8 @@ def report(results: dict, args: argparse.Namespace) -> str:
             "",
             table("fit"),
             f"Generation for the 57 Korean + Tagalog characters, 3 seeds each, {args.n_generate} images per "
-            "character; FID, KID and diversity (mean distance to the class mean) in the shared dev feature space "
+            "character; FID, KID and diversity (mean pairwise feature distance within a class) in the shared dev "
+            "feature space "
             "(`benchmarks._harness.feature_cache.dev_feature_extractor`, trained on the training alphabets only) "
             "against all 1140 real novel images; nearest-seed L1 = mean per-pixel L1 to the closest seed (0 = a copy); "
             "faithfulness = nearest-prototype accuracy among 20 novel characters, prototypes from 2 seeds, "

@@ -14,45 +14,115 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
+PADDING_MODES = ("zeros", "border", "reflection")
+
 
 @dataclass(frozen=True)
 class AffineRanges:
     """Uniform ranges of the augmentation parameters.
 
-    Defaults are the AugIntAE paper's ranges for handwritten characters:
-    rotation [-20, 20] degrees, translation [-4, 4] px (at 28 px; scaled with
-    image size), scale [0.8, 1.2], shear [-6, 6] degrees, no colour change.
+    Defaults are the AugIntAE paper's ranges for handwritten characters
+    (:meth:`characters`); :meth:`natural` gives its ranges for RGB images.
+
+    Parameters
+    ----------
+    rotation : (float, float), default (-20, 20)
+        Degrees.
+    translation_px : (float, float), default (-4, 4)
+        Shift along each axis, in pixels at ``reference_size`` px (see there).
+    reference_size : int or None, default 28
+        What ``translation_px`` is measured against. An int: pixels of an
+        image of that side, scaled with the image (``(-4, 4)`` at 28 becomes
+        ``(-12, 12)`` at 84 px), the characters' convention. ``None``:
+        absolute pixels at every image size, the natural-image convention
+        (``(-8, 8)`` is +-8 px at 84 and at 128 px).
+    scale : (float, float), default (0.8, 1.2)
+        Zoom factor.
+    shear : (float, float), default (-6, 6)
+        Degrees.
+    brightness, contrast, saturation : (float, float), default (1, 1)
+        Colour-jitter factors (1 leaves the image unchanged; saturation
+        and hue act on 3-channel images only).
+    hue : (float, float), default (0, 0)
+        Hue rotation in turns (0.05 is 18 degrees).
+    padding_mode : {"zeros", "border", "reflection"}, default "zeros"
+        What fills the pixels a transform brings in from outside the image
+        (``torch.nn.functional.grid_sample``'s ``padding_mode``).
+        ``"reflection"`` mirrors the image about its border, the edge pixel
+        included (numpy's ``"symmetric"`` padding).
     """
 
     rotation: tuple[float, float] = (-20.0, 20.0)
     translation_px: tuple[float, float] = (-4.0, 4.0)
-    reference_size: int = 28
+    reference_size: int | None = 28
     scale: tuple[float, float] = (0.8, 1.2)
     shear: tuple[float, float] = (-6.0, 6.0)
     brightness: tuple[float, float] = (1.0, 1.0)
     contrast: tuple[float, float] = (1.0, 1.0)
     saturation: tuple[float, float] = (1.0, 1.0)
     hue: tuple[float, float] = (0.0, 0.0)
+    padding_mode: str = "zeros"
+
+    def __post_init__(self) -> None:
+        if self.padding_mode not in PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {self.padding_mode!r}")
+        if self.reference_size is not None and not self.reference_size > 0:
+            raise ValueError(
+                f"reference_size must be a positive image side in pixels, or None for absolute pixels, "
+                f"got {self.reference_size!r}"
+            )
 
     @classmethod
     def characters(cls) -> AffineRanges:
+        """Handwritten characters (AugIntAE, Omniglot): the defaults.
+
+        Rotation +-20 degrees, translation +-4 px at 28 px (scaled with the
+        image size), scale 0.8-1.2, shear +-6 degrees, no colour change,
+        zero padding (the background is black).
+        """
         return cls()
 
     @classmethod
     def natural(cls) -> AffineRanges:
-        """Natural images: half the rotation/shear, double the translation, colour jitter."""
+        """Natural RGB images (the AugIntAE paper's appendix).
+
+        Half the characters' rotation (+-10 degrees) and shear (+-3 degrees),
+        translation +-8 px in absolute pixels at the image's own resolution
+        (not scaled from 28 px: the paper's "much smaller displacement
+        overall" than the characters' relative shift), the same scale
+        0.8-1.2, colour jitter (brightness, contrast and saturation 0.75-1.25,
+        hue +-0.05 turn) and symmetric padding (``padding_mode="reflection"``),
+        so no black borders appear.
+
+        Source: Wertheimer, Poursaeed & Hariharan, "Augmentation-Interpolative
+        AutoEncoders for Unsupervised Few-Shot Image Generation", 2020, appendix
+        (implementation details). The colour-jitter amounts are this library's.
+        """
         return cls(
             rotation=(-10.0, 10.0),
             translation_px=(-8.0, 8.0),
+            reference_size=None,
             shear=(-3.0, 3.0),
             brightness=(0.75, 1.25),
             contrast=(0.75, 1.25),
             saturation=(0.75, 1.25),
             hue=(-0.05, 0.05),
+            padding_mode="reflection",
         )
 
+    def translation_at(self, image_size: int) -> tuple[float, float]:
+        """The translation range in pixels for images of side ``image_size``."""
+        if self.reference_size is None:
+            return (float(self.translation_px[0]), float(self.translation_px[1]))
+        px = image_size / self.reference_size
+        return (self.translation_px[0] * px, self.translation_px[1] * px)
+
     def scaled(self, factor: float) -> AffineRanges:
-        """All geometric ranges multiplied by ``factor`` (scale around 1)."""
+        """All geometric ranges multiplied by ``factor`` (scale around 1).
+
+        The translation stays in the same convention (relative to
+        ``reference_size`` or absolute).
+        """
 
         def mul(r: tuple[float, float], centre: float = 0.0) -> tuple[float, float]:
             return (centre + (r[0] - centre) * factor, centre + (r[1] - centre) * factor)
@@ -76,12 +146,17 @@ def sample_params(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """``(n, 9)`` parameters: rotation, tx, ty (pixels), scale, shear, brightness, contrast, saturation, hue."""
-    px = image_size / ranges.reference_size
+    """``(n, 9)`` parameters: rotation, tx, ty (pixels), scale, shear, brightness, contrast, saturation, hue.
+
+    ``tx`` and ``ty`` are drawn from :meth:`AffineRanges.translation_at`
+    ``(image_size)``: scaled from ``ranges.reference_size`` or, when that is
+    None, absolute pixels.
+    """
+    translation = ranges.translation_at(image_size)
     lows, highs = [], []
     for name in PARAM_NAMES:
         if name in ("tx", "ty"):
-            lo, hi = (v * px for v in ranges.translation_px)
+            lo, hi = translation
         else:
             lo, hi = getattr(ranges, name)
         lows.append(lo)
@@ -180,7 +255,11 @@ def _rotate_hue(images: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
 
 
 def apply_params(images: torch.Tensor, params: torch.Tensor, padding_mode: str = "zeros") -> torch.Tensor:
-    """Apply per-image parameters to ``(n, C, H, W)`` images in one batched call."""
+    """Apply per-image parameters to ``(n, C, H, W)`` images in one batched call.
+
+    ``padding_mode`` fills the pixels brought in from outside the image
+    (pass ``ranges.padding_mode`` to follow an :class:`AffineRanges`).
+    """
     n, _, height, width = images.shape
     theta = affine_matrices(params.to(images.dtype), height, width)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
@@ -193,10 +272,10 @@ def apply_params(images: torch.Tensor, params: torch.Tensor, padding_mode: str =
 def random_augment(
     images: torch.Tensor, ranges: AffineRanges | None = None, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Random augmentation of each image (fresh parameters per image)."""
+    """Random augmentation of each image (fresh parameters per image, padded with ``ranges.padding_mode``)."""
     ranges = ranges or AffineRanges()
     params = sample_params(len(images), ranges, images.shape[-1], generator, images.device)
-    return apply_params(images, params)
+    return apply_params(images, params, padding_mode=ranges.padding_mode)
 
 
 def augmentation_triplets(
@@ -208,7 +287,8 @@ def augmentation_triplets(
     (that is ``interpolate_params(rho2, rho1, alpha)``) with ``alpha`` the mean
     of two U(0, 1) draws (biased towards 0.5). ``alpha`` weights ``A``'s
     parameters, as in the paper, so the matching latent mix is
-    ``slerp(E(A), E(B), 1 - alpha)`` (``slerp(a, b, 0) == a``).
+    ``slerp(E(A), E(B), 1 - alpha)`` (``slerp(a, b, 0) == a``). Pixels from
+    outside the image are filled with ``ranges.padding_mode``.
     """
     ranges = ranges or AffineRanges()
     n, device = len(images), images.device
@@ -217,6 +297,6 @@ def augmentation_triplets(
     p2 = sample_params(n, ranges, size, generator, device)
     alpha = torch.rand(n, 2, generator=generator, device=device).mean(dim=1)
     p3 = interpolate_params(p2, p1, alpha)
-    stacked = apply_params(torch.cat([images, images, images]), torch.cat([p1, p2, p3]))
+    stacked = apply_params(torch.cat([images, images, images]), torch.cat([p1, p2, p3]), ranges.padding_mode)
     a, b, c = stacked.chunk(3)
     return a, b, c, alpha

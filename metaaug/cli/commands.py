@@ -25,6 +25,7 @@ from metaaug.cli.io import (
     save_generated_grid,
 )
 from metaaug.cli.parser import METHODS, call_kwargs, estimator_params, parse_assignments
+from metaaug.data.sources import ImageSource
 
 # methods whose fit(X, y) uses labels when given (the others ignore y: they are unsupervised)
 USES_LABELS = ("lofgan", "metafavae")
@@ -144,11 +145,14 @@ def command_fit(args: argparse.Namespace) -> int:
     estimator._validate_relations()
 
     print(f"loading {args.data} ...", flush=True)
-    X, y, description = load_training_data(args.data, args.image_size, args.alphabets)
+    X, y, description = load_training_data(
+        args.data, args.image_size, args.alphabets, getattr(args, "skip_invalid", False)
+    )
     if args.labels and y is None:
         raise UsageError(f"--labels given but {args.data} has no labels")
-    if args.invert == "yes" or (args.invert == "auto" and looks_inverted(X)):
-        X = 1.0 - X
+    probe = X.preview() if isinstance(X, ImageSource) else X
+    if args.invert == "yes" or (args.invert == "auto" and looks_inverted(probe)):
+        X = X.inverted() if isinstance(X, ImageSource) else 1.0 - X
         why = "as asked" if args.invert == "yes" else "they look drawn dark on a light background"
         print(f"inverted the images so ink is 1.0 ({why}; --invert no keeps them as they are)", flush=True)
     print(f"fitting {name} on {description}, images {tuple(X.shape[1:])}", flush=True)

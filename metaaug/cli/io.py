@@ -7,6 +7,7 @@ at all) becomes a :class:`~metaaug.cli.errors.UsageError` naming the file.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from metaaug.cli.errors import UsageError, one_line
+from metaaug.data.sources import ImageSource
 from metaaug.plotting import generated_grid, save_png
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -113,8 +115,8 @@ def _alphabets(text: str) -> list[str]:
 
 
 def load_training_data(
-    data: str, image_size: int | None, alphabets: str | None
-) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+    data: str, image_size: int | None, alphabets: str | None, skip_invalid: bool = False
+) -> tuple[torch.Tensor | ImageSource, torch.Tensor | None, str]:
     """``(X, y, description)`` for ``--data``: digits, the embedded Omniglot subset, Omniglot, images or an array file.
 
     ``y`` is ``None`` for unlabeled data. A folder whose images sit in
@@ -167,27 +169,29 @@ def load_training_data(
             f"--data {data} is neither 'digits', an Omniglot zip/folder, an image folder "
             f"nor a {'/'.join(ARRAY_SUFFIXES)} array file"
         )
-    return _read_image_folder(path, image_size)
+    return _read_image_folder(path, image_size, skip_invalid)
 
 
-def _read_image_folder(root: Path, image_size: int | None) -> tuple[torch.Tensor, torch.Tensor | None, str]:
-    top = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    classes = sorted(p for p in root.iterdir() if p.is_dir())
-    per_class = [(c, image_files([str(c)])) for c in classes]
-    per_class = [(c, files) for c, files in per_class if files]
-    if not top and not per_class:
-        raise UsageError(
-            f"no images found under {root}: expected Omniglot zips/folders, image files, "
-            "or one subfolder of images per class"
-        )
-    size = None if image_size is None else (image_size, image_size)
-    if per_class and not top:
-        files = [f for _, files in per_class for f in files]
-        labels = torch.cat([torch.full((len(files),), i, dtype=torch.int64) for i, (_, files) in enumerate(per_class)])
-        X = read_image_files(files, None, size)
-        return X, labels, f"{root} ({len(X)} images, {len(per_class)} classes)"
-    X = read_image_files(top, None, size)
-    return X, None, f"{root} ({len(X)} unlabeled images)"
+def _read_image_folder(
+    root: Path, image_size: int | None, skip_invalid: bool = False
+) -> tuple[ImageSource, torch.Tensor | None, str]:
+    """A lazy source over an image folder (files are decoded batch by batch during training)."""
+    from metaaug.data.sources import as_image_source
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            source = as_image_source(root, image_size=image_size, skip_invalid=skip_invalid, num_workers=2)
+        for warning in caught:
+            print(f"warning: {warning.message}", flush=True)
+    except ValueError as err:
+        raise UsageError(one_line(err).replace("pass image_size=(H, W)", "pass --image-size N")) from None
+    labels = source.labels
+    if labels is not None and bool((labels < 0).any()):
+        labels = None
+    if labels is None:
+        return source, None, f"{root} ({len(source)} unlabeled images, read lazily)"
+    return source, labels, f"{root} ({len(source)} images, {int(labels.max()) + 1} classes, read lazily)"
 
 
 def read_seeds(

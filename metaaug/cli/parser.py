@@ -219,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"resize images to PX x PX, 2 to {MAX_IMAGE_SIZE} (Omniglot default: 28)",
     )
     fit.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="skip files of an image folder that cannot be read as images (with a warning) instead of stopping",
+    )
+    fit.add_argument(
         "--invert",
         choices=("auto", "yes", "no"),
         default="auto",

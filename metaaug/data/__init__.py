@@ -8,11 +8,14 @@ from metaaug.data.learn2learn_bridge import L2LTaskSource, task_to_l2l, to_l2l_m
 from metaaug.data.omniglot import download_omniglot, load_omniglot, omniglot_alphabets
 from metaaug.data.protocols import Augmenter, TaskSampler
 from metaaug.data.rotations import add_rotated_classes
+from metaaug.data.sources import ImageFolderDataset, ImageSource, as_image_source
 from metaaug.data.tasks import LabeledTaskSampler, Task, TransformedTaskSampler, split_episodes
 
 __all__ = [
     "AugmentedDataset",
     "Augmenter",
+    "ImageFolderDataset",
+    "ImageSource",
     "L2LTaskSource",
     "LabeledTaskSampler",
     "Task",
@@ -20,6 +23,7 @@ __all__ = [
     "TaskSampler",
     "TransformedTaskSampler",
     "add_rotated_classes",
+    "as_image_source",
     "as_images",
     "as_labels",
     "check_image_shape",

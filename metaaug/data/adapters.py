@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import Any
 
@@ -14,8 +15,9 @@ from torch.utils.data import Dataset
 
 from metaaug._random import RandomState, check_rng, draw_seed
 from metaaug.base import check_count
-from metaaug.data.images import as_images, as_labels
+from metaaug.data.images import as_labels
 from metaaug.data.protocols import Augmenter, TaskSampler
+from metaaug.data.sources import ImageSource, as_image_source
 from metaaug.data.tasks import Task, check_task_args
 
 
@@ -32,9 +34,13 @@ def collate_tasks(tasks: Sequence[Task]) -> Task:
 class TaskDataset(Dataset):
     """A torch ``Dataset`` of :class:`Task` drawn from any task sampler.
 
-    The tasks are drawn once, on first access, in one ``sample_tasks`` call
-    (so sampling is batched and the dataset is deterministic for a given
-    ``random_state``); :meth:`resample` draws a fresh set.
+    Tasks are drawn ``chunk_size`` at a time (one batched ``sample_tasks``
+    call per chunk) when first asked for, and only the last two chunks are
+    kept, so memory does not grow with ``n_tasks``. Task ``i`` is always the
+    same for a given ``random_state`` (until :meth:`resample` draws a fresh
+    set), whatever the order of access; read it in order (``shuffle=False``,
+    the tasks are random already), or every access out of order redraws a
+    chunk.
 
     Use ``DataLoader(ds, batch_size=None)`` for one task at a time, or
     ``DataLoader(ds, batch_size=B, collate_fn=collate_tasks)`` for batches.
@@ -48,6 +54,7 @@ class TaskDataset(Dataset):
         k_shot: int = 1,
         k_query: int = 15,
         random_state: RandomState = None,
+        chunk_size: int = 64,
     ) -> None:
         if not hasattr(sampler, "sample_tasks"):
             raise TypeError(f"sampler must have a sample_tasks method, got {type(sampler).__name__}")
@@ -59,46 +66,58 @@ class TaskDataset(Dataset):
         self.n_ways = int(n_ways)
         self.k_shot = int(k_shot)
         self.k_query = int(k_query)
+        self.chunk_size = check_count(chunk_size, "chunk_size")
         self.random_state = random_state
         self._rng = check_rng(random_state)
-        self._tasks: list[Task] | None = None
+        self._seed = draw_seed(self._rng)
+        self._chunks: OrderedDict[int, list[Task]] = OrderedDict()
 
     collate_fn = staticmethod(collate_tasks)
 
     def resample(self) -> None:
         """Draw a new set of tasks (e.g. at each epoch)."""
-        self._tasks = self.sampler.sample_tasks(
-            self.n_tasks,
-            n_ways=self.n_ways,
-            k_shot=self.k_shot,
-            k_query=self.k_query,
-            random_state=draw_seed(self._rng),
-        )
+        self._seed = draw_seed(self._rng)
+        self._chunks.clear()
+
+    def _chunk(self, number: int) -> list[Task]:
+        if number not in self._chunks:
+            first = number * self.chunk_size
+            self._chunks[number] = self.sampler.sample_tasks(
+                min(self.chunk_size, self.n_tasks - first),
+                n_ways=self.n_ways,
+                k_shot=self.k_shot,
+                k_query=self.k_query,
+                random_state=np.random.default_rng([self._seed, number]),
+            )
+            while len(self._chunks) > 2:
+                self._chunks.popitem(last=False)
+        return self._chunks[number]
 
     def __len__(self) -> int:
         return self.n_tasks
 
     def __getitem__(self, index: int) -> Task:
-        if self._tasks is None:
-            self.resample()
-        assert self._tasks is not None
-        return self._tasks[index]
+        if index < 0:
+            index += self.n_tasks
+        if not 0 <= index < self.n_tasks:
+            raise IndexError(f"task index {index} out of range for {self.n_tasks} tasks")
+        return self._chunk(index // self.chunk_size)[index % self.chunk_size]
 
 
-def _dataset_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """All (images, labels) of a map-style dataset of (image, label) pairs."""
+def _dataset_source(dataset: Any) -> tuple[ImageSource, torch.Tensor]:
+    """The images (read lazily where they come from a Dataset) and labels of a labeled dataset."""
     if isinstance(dataset, tuple) and len(dataset) == 2:
         X, y = dataset
     elif hasattr(dataset, "tensors") and len(dataset.tensors) == 2:
         X, y = dataset.tensors
     else:
-        items = [dataset[i] for i in range(len(dataset))]
-        if not items:
-            raise ValueError("dataset is empty")
-        X = torch.stack([torch.as_tensor(x) for x, _ in items])
-        y = torch.as_tensor([int(label) for _, label in items])
-    X = as_images(X, name="dataset images")
-    return X, as_labels(y, len(X), name="dataset labels")
+        X, y = dataset, None
+    source = as_image_source(X, name="dataset images")
+    if y is None:
+        y = source.labels
+        if y is None:
+            raise ValueError("dataset must give (image, label) pairs or be an (X, y) tuple; its items have no label")
+    return source, as_labels(y, len(source), name="dataset labels")
 
 
 def _shareable(n_bytes: int, folder: str = "/dev/shm") -> bool:
@@ -121,8 +140,10 @@ class AugmentedDataset(Dataset):
 
     Parameters
     ----------
-    dataset : Dataset or (X, y)
-        Map-style dataset of ``(image, label)``, a ``TensorDataset``, or a tuple.
+    dataset : Dataset, (X, y) or folder path
+        Map-style dataset of ``(image, label)`` (read lazily, item by item),
+        a ``TensorDataset``, an ``(X, y)`` tuple, or a folder with one
+        subfolder of images per class.
     augmenter : object with ``generate(seeds, n, random_state)``
         A fitted metaaug generator, :class:`~metaaug.PixelMixup`, or your own.
     ratio : float
@@ -133,6 +154,10 @@ class AugmentedDataset(Dataset):
         Extra keyword arguments for ``generate`` (e.g. ``{"alpha": 0.5}``).
     random_state : None, int or Generator
         Seeds the generated pool; :meth:`refresh` draws a new pool.
+    transform : callable, optional
+        Applied to every image ``__getitem__`` returns, real or generated (a
+        float32 ``(C, H, W)`` tensor in [0, 1]), e.g. torchvision transforms
+        on tensors or your normalisation.
 
     Notes
     -----
@@ -157,6 +182,7 @@ class AugmentedDataset(Dataset):
         max_seeds: int | None = None,
         generate_kwargs: dict | None = None,
         random_state: RandomState = None,
+        transform: Callable[[torch.Tensor], Any] | None = None,
     ) -> None:
         if not hasattr(augmenter, "generate"):
             raise TypeError(f"augmenter must have a generate method, got {type(augmenter).__name__}")
@@ -170,8 +196,11 @@ class AugmentedDataset(Dataset):
         self.augmenter = augmenter
         self.ratio = float(ratio)
         self.max_seeds = max_seeds
+        if transform is not None and not callable(transform):
+            raise ValueError(f"transform must be callable or None, got {type(transform).__name__}")
         self.generate_kwargs = dict(generate_kwargs or {})
-        self.X, self.y = _dataset_tensors(dataset)
+        self.transform = transform
+        self.X, self.y = _dataset_source(dataset)
         self._rng = check_rng(random_state)
         classes, counts = torch.unique(self.y, return_counts=True)
         share = self.ratio / (1.0 - self.ratio)
@@ -206,10 +235,11 @@ class AugmentedDataset(Dataset):
         for label, n in self._plan:
             if n == 0:
                 continue
-            seeds = self.X[self.y == label]
-            if self.max_seeds is not None and len(seeds) > self.max_seeds:
-                pick = self._rng.choice(len(seeds), self.max_seeds, replace=False)
-                seeds = seeds[torch.as_tensor(pick)]
+            members = (self.y == label).nonzero().flatten()
+            if self.max_seeds is not None and len(members) > self.max_seeds:
+                pick = self._rng.choice(len(members), self.max_seeds, replace=False)
+                members = members[torch.as_tensor(pick)]
+            seeds = self.X.take(members)
             out = self.augmenter.generate(seeds, n, random_state=draw_seed(self._rng), **self.generate_kwargs)
             out = torch.as_tensor(out).detach().float().cpu()
             if out.shape != (n, *self.X.shape[1:]):
@@ -220,7 +250,7 @@ class AugmentedDataset(Dataset):
             labels.append(torch.full((n,), label, dtype=torch.int64))
         if images:
             return torch.cat(images), torch.cat(labels)
-        return self.X[:0].clone(), self.y[:0].clone()
+        return torch.empty((0, *self.X.shape[1:])), self.y[:0].clone()
 
     @property
     def generated(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -236,9 +266,11 @@ class AugmentedDataset(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
         if index < self.n_real:
-            return self.X[index], int(self.y[index])
-        images, labels = self.generated
-        return images[index - self.n_real], int(labels[index - self.n_real])
+            image, label = self.X[index], int(self.y[index])
+        else:
+            images, labels = self.generated
+            image, label = images[index - self.n_real], int(labels[index - self.n_real])
+        return (image if self.transform is None else self.transform(image)), label
 
     def is_generated(self) -> np.ndarray:
         """Boolean mask over indices: True for generated items."""

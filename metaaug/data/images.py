@@ -14,19 +14,17 @@ from typing import Any
 import numpy as np
 import torch
 
-_CHANNEL_COUNTS = (1, 3)  # grey or RGB
-_RANGE_TOLERANCE = 1e-4
-
 
 def as_images(X: Any, *, name: str = "X", min_count: int = 1) -> torch.Tensor:
     """Validate ``X`` and return it as a float32 ``(N, C, H, W)`` tensor in [0, 1].
 
     Parameters
     ----------
-    X : array-like
-        ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``; uint8, bool or float.
-        Channels (1 = grey, 3 = RGB) are read from axis 1 when it has 1 or 3
-        entries, else from the last axis.
+    X : array-like, list of PIL images, Dataset or folder path
+        Arrays and tensors: ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``;
+        uint8, bool or float. Channels (1 = grey, 3 = RGB) are read from axis 1
+        when it has 1 or 3 entries, else from the last axis. Anything else
+        :func:`metaaug.data.as_image_source` accepts is read in full.
     name : str
         How error messages refer to the argument.
     min_count : int
@@ -35,60 +33,14 @@ def as_images(X: Any, *, name: str = "X", min_count: int = 1) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
-        float32 on the input's device (CPU for numpy input), contiguous.
+        float32 on the input's device (CPU for numpy input), contiguous, never
+        sharing memory with ``X``. For large sets prefer
+        :func:`~metaaug.data.as_image_source`, which keeps uint8 images uint8
+        and converts per batch.
     """
-    if isinstance(X, (list, tuple)):
-        raise ValueError(f"{name} must be a numpy array or torch tensor of images, got a {type(X).__name__}")
-    if isinstance(X, np.ndarray):
-        if X.dtype == object:
-            raise ValueError(f"{name} has dtype object; expected uint8 or float images")
-        tensor = torch.from_numpy(np.ascontiguousarray(X))
-    elif isinstance(X, torch.Tensor):
-        tensor = X.detach()
-    else:
-        raise ValueError(f"{name} must be a numpy array or torch tensor of images, got {type(X).__name__}")
+    from metaaug.data.sources import as_image_source
 
-    if tensor.ndim not in (3, 4):
-        raise ValueError(
-            f"{name} must have 3 dims (N, H, W) or 4 dims (N, C, H, W) / (N, H, W, C); got shape {tuple(tensor.shape)}"
-        )
-    if tensor.shape[0] < min_count or tensor.numel() == 0:
-        raise ValueError(
-            f"{name} is empty or too small: shape {tuple(tensor.shape)}, need at least {min_count} image(s)"
-        )
-
-    if tensor.dtype == torch.uint8:
-        tensor = tensor.float() / 255.0
-    elif tensor.dtype == torch.bool:
-        tensor = tensor.float()
-    elif tensor.is_floating_point():
-        tensor = tensor.float()
-        finite = torch.isfinite(tensor)
-        if not bool(finite.all()):
-            bad = int((~finite).sum())
-            raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
-        lo, hi = float(tensor.min()), float(tensor.max())
-        if lo < -_RANGE_TOLERANCE or hi > 1 + _RANGE_TOLERANCE:
-            raise ValueError(
-                f"{name} has float values in [{lo:.4g}, {hi:.4g}], outside [0, 1]; "
-                "pass uint8 (0..255) or floats scaled to [0, 1]"
-            )
-        tensor = tensor.clamp(0.0, 1.0)
-    else:
-        raise ValueError(f"{name} has dtype {tensor.dtype}; expected uint8, bool or float images")
-
-    if tensor.ndim == 3:
-        tensor = tensor.unsqueeze(1)
-    elif tensor.shape[1] not in _CHANNEL_COUNTS and tensor.shape[-1] in _CHANNEL_COUNTS:
-        tensor = tensor.permute(0, 3, 1, 2)
-    elif tensor.shape[1] not in _CHANNEL_COUNTS:
-        raise ValueError(
-            f"{name} with shape {tuple(tensor.shape)} has no channel axis of size 1 or 3 "
-            "at position 1 (N, C, H, W) or -1 (N, H, W, C)"
-        )
-    if min(tensor.shape[2:]) < 2:
-        raise ValueError(f"{name} images are too small: shape {tuple(tensor.shape)}")
-    return tensor.contiguous()
+    return as_image_source(X, name=name, min_count=min_count).tensor()
 
 
 def as_labels(y: Any, n: int, *, name: str = "y") -> torch.Tensor:

@@ -21,8 +21,9 @@ import torch
 
 from metaaug._compat import import_learn2learn
 from metaaug._random import RandomState, check_rng, draw_seed
-from metaaug.data.images import as_images, as_labels
+from metaaug.data.images import as_labels
 from metaaug.data.protocols import TaskSampler
+from metaaug.data.sources import ImageSource, as_image_source
 from metaaug.data.tasks import Task, check_task_args
 
 
@@ -70,13 +71,35 @@ class L2LTaskSource:
             yield self.sample()
 
 
-def to_l2l_metadataset(X: Any, y: Any) -> Any:
-    """An ``l2l.data.MetaDataset`` over ``(X, y)`` built without a full data pass."""
+class _SourceDataset(torch.utils.data.Dataset):
+    """``(image, label)`` items of an image source, read when asked for."""
+
+    def __init__(self, images: ImageSource, labels: torch.Tensor) -> None:
+        self.images = images
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.images[int(index)], int(self.labels[index])
+
+
+def to_l2l_metadataset(X: Any, y: Any = None) -> Any:
+    """An ``l2l.data.MetaDataset`` over ``(X, y)`` built without a full data pass.
+
+    ``X`` is anything :func:`~metaaug.data.as_image_source` accepts; its
+    images are read (and converted to float) one at a time as learn2learn
+    asks for them, so uint8 images stay uint8 and a Dataset stays on disk.
+    ``y`` may be left out when ``X`` carries its labels.
+    """
     l2l = import_learn2learn()
-    images = as_images(X)
-    labels = as_labels(y, len(images))
+    images = as_image_source(X)
+    if y is None and images.labels is None:
+        raise ValueError("to_l2l_metadataset needs labels: pass y, or images that carry them")
+    labels = as_labels(images.labels if y is None else y, len(images))
     labels_np = labels.numpy()
     labels_to_indices = {int(c): np.flatnonzero(labels_np == c).tolist() for c in np.unique(labels_np)}
     indices_to_labels = {int(i): int(c) for i, c in enumerate(labels_np)}
-    dataset = torch.utils.data.TensorDataset(images, labels)
+    dataset = _SourceDataset(images, labels)
     return l2l.data.MetaDataset(dataset, labels_to_indices=labels_to_indices, indices_to_labels=indices_to_labels)

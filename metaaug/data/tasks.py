@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from metaaug._random import RandomState, check_rng, torch_generator, torch_seeded
-from metaaug.base import check_request_size
-from metaaug.data.images import as_images, as_labels
+from metaaug.base import check_count, check_request_size
+from metaaug.data.images import as_labels
+from metaaug.data.sources import as_image_source
 
 
 @dataclass
@@ -104,45 +105,59 @@ def split_episodes(images: torch.Tensor, n_ways: int, k_shot: int, k_query: int)
 class LabeledTaskSampler:
     """Episodes from real labeled images.
 
-    Index arithmetic on tensors: classes and images of all ``n_tasks`` tasks
-    are drawn at once (random keys + argsort), then gathered in one indexing
-    operation.
+    The images stay where and as they are (uint8 stays uint8, a ``Dataset`` is
+    read lazily); the sampler keeps only their labels and an index sorted by
+    class. Tasks are planned by index arithmetic on tensors (classes and images
+    of up to 256 tasks drawn at once by random keys and argsort) and their
+    images gathered, and converted to float, one chunk of tasks at a time.
 
     Parameters
     ----------
-    X : array-like
-        Images (see :func:`metaaug.data.as_images`).
-    y : array-like
-        Integer class labels, one per image.
+    X : images, Dataset, folder path or ImageSource
+        Anything :func:`metaaug.data.as_image_source` accepts.
+    y : array-like, optional
+        Integer class labels, one per image; optional when ``X`` carries its
+        labels (a labeled ``Dataset`` such as torchvision's ``ImageFolder``, a
+        learn2learn ``MetaDataset``, a folder with one subfolder per class).
+
+    Examples
+    --------
+    >>> from metaaug.data import load_digits
+    >>> X, y = load_digits()
+    >>> sampler = LabeledTaskSampler(X, y)
+    >>> sum(1 for _ in sampler.iter_tasks(300, n_ways=5, k_shot=1, k_query=3, random_state=0))
+    300
     """
 
-    def __init__(self, X: Any, y: Any) -> None:
-        self.X = as_images(X)
-        self.y = as_labels(y, len(self.X))
+    #: tasks planned per draw of random keys; a call for at most this many
+    #: tasks draws them all at once (the layout of earlier versions)
+    plan_size = 256
+    _STREAM_BYTES = 2**24  # float bytes per materialised batch of iter_tasks
+
+    def __init__(self, X: Any, y: Any = None) -> None:
+        self.X = as_image_source(X)
+        if y is None:
+            labels = self.X.labels
+            if labels is None or bool((labels < 0).any()):
+                raise ValueError(
+                    "LabeledTaskSampler needs class labels: pass y, or images that carry them "
+                    "(a Dataset returning (image, label), a folder with one subfolder per class)"
+                )
+            self.y = labels
+        else:
+            self.y = as_labels(y, len(self.X))
         classes, inverse, counts = torch.unique(self.y, return_inverse=True, return_counts=True)
-        order = torch.argsort(inverse, stable=True)
         self.classes = classes
         self.counts = counts
         self.starts = torch.cumsum(counts, 0) - counts
-        # images sorted by class and flattened: one index_select gathers a batch
-        self._sorted_flat = self.X[order].reshape(len(order), -1).contiguous()
+        # positions of the images sorted by class: a task's images are gathered through it (no copy of the images)
+        self._order = torch.argsort(inverse, stable=True)
 
     @property
     def n_classes(self) -> int:
         return len(self.classes)
 
-    def sample_tasks(
-        self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15, random_state: RandomState = None
-    ) -> list[Task]:
-        """Draw ``n_tasks`` episodes of ``n_ways`` distinct classes.
-
-        Raises
-        ------
-        ValueError
-            If ``n_ways`` exceeds the number of classes, or ``k_shot + k_query``
-            exceeds the images of some class.
-        """
-        check_task_args(n_tasks, n_ways, k_shot, k_query, image_shape=self.X.shape[1:])
+    def _check_layout(self, n_ways: int, k_shot: int, k_query: int) -> None:
         if n_ways > self.n_classes:
             raise ValueError(f"n_ways={n_ways} but the data has {self.n_classes} classes")
         per_class = k_shot + k_query
@@ -153,22 +168,92 @@ class LabeledTaskSampler:
                 f"k_shot + k_query = {per_class} images per class are needed but {len(short)} "
                 f"class(es) have fewer ({examples}{', ...' if len(short) > 5 else ''})"
             )
+
+    def _plans(
+        self, n_tasks: int, n_ways: int, k_shot: int, k_query: int, random_state: RandomState
+    ) -> Iterator[torch.Tensor]:
+        """Image positions of the tasks, ``(tasks, n_ways, k_shot + k_query)``, up to :attr:`plan_size` tasks
+        at a time."""
         gen = torch_generator(check_rng(random_state))
-        class_pick = torch.rand(n_tasks, self.n_classes, generator=gen).argsort(dim=1)[:, :n_ways]
         max_count = int(self.counts.max())
-        keys = torch.rand(n_tasks, n_ways, max_count, generator=gen)
-        valid = torch.arange(max_count) < self.counts[class_pick].unsqueeze(-1)
-        keys = keys.masked_fill(~valid, 2.0)
-        offsets = keys.argsort(dim=-1)[..., :per_class]
-        positions = self.starts[class_pick].unsqueeze(-1) + offsets
-        # one gather straight into the [all supports | all queries] layout: no second copy
+        per_class = k_shot + k_query
+        for first in range(0, n_tasks, self.plan_size):
+            size = min(self.plan_size, n_tasks - first)
+            class_pick = torch.rand(size, self.n_classes, generator=gen).argsort(dim=1)[:, :n_ways]
+            keys = torch.rand(size, n_ways, max_count, generator=gen)
+            valid = torch.arange(max_count) < self.counts[class_pick].unsqueeze(-1)
+            keys = keys.masked_fill(~valid, 2.0)
+            offsets = keys.argsort(dim=-1)[..., :per_class]
+            yield self._order[self.starts[class_pick].unsqueeze(-1) + offsets]
+
+    def _gather(self, positions: torch.Tensor, k_shot: int, k_query: int) -> list[Task]:
+        """The tasks of ``(tasks, n_ways, k_shot + k_query)`` image positions, in one gather."""
+        n_tasks, n_ways = positions.shape[:2]
         n_support = n_tasks * n_ways * k_shot
+        # one gather straight into the [all supports | all queries] layout: no second copy
         order = torch.cat([positions[..., :k_shot].reshape(-1), positions[..., k_shot:].reshape(-1)])
-        flat = torch.index_select(self._sorted_flat, 0, order)
+        flat = self.X.take(order)
         shape = self.X.shape[1:]
         support = flat[:n_support].view(n_tasks, n_ways * k_shot, *shape)
         query = flat[n_support:].view(n_tasks, n_ways * k_query, *shape)
         return episodes_from_blocks(support, query, n_ways, k_shot, k_query)
+
+    def sample_tasks(
+        self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15, random_state: RandomState = None
+    ) -> list[Task]:
+        """Draw ``n_tasks`` episodes of ``n_ways`` distinct classes, as a list.
+
+        For many tasks prefer :meth:`iter_tasks`, which yields the same tasks
+        while holding only one chunk of them in memory.
+
+        Raises
+        ------
+        ValueError
+            If ``n_ways`` exceeds the number of classes, or ``k_shot + k_query``
+            exceeds the images of some class.
+        """
+        check_task_args(n_tasks, n_ways, k_shot, k_query, image_shape=self.X.shape[1:])
+        self._check_layout(n_ways, k_shot, k_query)
+        tasks: list[Task] = []
+        for positions in self._plans(n_tasks, n_ways, k_shot, k_query, random_state):
+            tasks.extend(self._gather(positions, k_shot, k_query))
+        return tasks
+
+    def iter_tasks(
+        self,
+        n_tasks: int,
+        n_ways: int = 5,
+        k_shot: int = 1,
+        k_query: int = 15,
+        random_state: RandomState = None,
+        batch_size: int | None = None,
+    ) -> Iterator[Task]:
+        """Yield the tasks :meth:`sample_tasks` would return, materialising ``batch_size`` at a time.
+
+        Memory stays flat whatever ``n_tasks``: use it for large evaluations,
+        ``evaluate(sampler.iter_tasks(1000, ...))``. ``None`` sizes each batch
+        to about 16 MB of float images (64 tasks of 5-way 1-shot 15-query at
+        28x28, 2 at 84x84x3): blocks that small are reused by the allocator
+        instead of being mapped afresh for every batch, which keeps the rate
+        of a long stream at that of small calls. The arguments are checked
+        when the iterator is created.
+        """
+        check_task_args(n_tasks, n_ways, k_shot, k_query)
+        if batch_size is None:
+            task_bytes = 4 * n_ways * (k_shot + k_query) * int(torch.Size(self.X.shape[1:]).numel())
+            batch_size = max(1, min(64, self._STREAM_BYTES // task_bytes))
+        batch_size = check_count(batch_size, "batch_size")
+        check_request_size(
+            batch_size * n_ways * (k_shot + k_query), self.X.shape[1:], f"iter_tasks(batch_size={batch_size})"
+        )
+        self._check_layout(n_ways, k_shot, k_query)
+
+        def generate() -> Iterator[Task]:
+            for positions in self._plans(n_tasks, n_ways, k_shot, k_query, random_state):
+                for chunk in positions.split(batch_size):
+                    yield from self._gather(chunk, k_shot, k_query)
+
+        return generate()
 
 
 class TransformedTaskSampler:

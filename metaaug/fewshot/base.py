@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -14,7 +14,7 @@ from metaaug.base import MetaaugEstimator, TrainingBudget
 from metaaug.constraints import Interval
 from metaaug.data.images import as_images, as_labels, check_image_shape
 from metaaug.data.tasks import LabeledTaskSampler, Task
-from metaaug.fewshot.evaluation import check_tasks, mean_ci95, task_accuracies
+from metaaug.fewshot.evaluation import mean_ci95, task_accuracies
 
 # constraints of the parameters every meta-learned classifier shares
 META_TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
@@ -34,16 +34,18 @@ META_TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
 
 
 def as_sampler(data: Any, y: Any = None) -> Any:
-    """A task sampler from a sampler, or from labeled images ``(X, y)``."""
+    """A task sampler from a sampler, labeled images ``(X, y)``, or a Dataset or folder that carries labels."""
     if hasattr(data, "sample_tasks"):
         if y is not None:
             raise ValueError("pass either a task sampler or (X, y), not a sampler and y")
         return data
     if y is None:
-        raise ValueError(
-            "fit needs a task sampler (an object with sample_tasks, e.g. LASIUM or "
-            "LabeledTaskSampler) or labeled images (X, y)"
-        )
+        if isinstance(data, (np.ndarray, torch.Tensor)) or data is None:
+            raise ValueError(
+                "fit needs a task sampler (an object with sample_tasks, e.g. LASIUM or "
+                "LabeledTaskSampler) or labeled images (X, y)"
+            )
+        return LabeledTaskSampler(X=data)  # a labeled Dataset or folder: it says why when it has no labels
     return LabeledTaskSampler(X=data, y=y)
 
 
@@ -145,7 +147,12 @@ class FewShotClassifier(MetaaugEstimator):
         with torch_seeded(check_rng(self.random_state)):
             return self._predict_task(sx.to(device), sy.to(device), qx.to(device)).cpu()
 
-    def evaluate(self, tasks: Sequence[Task]) -> tuple[float, float]:
-        """Mean query accuracy over ``tasks`` (in [0, 1]) and its 95% CI half-width."""
+    def evaluate(self, tasks: Iterable[Task] | Task) -> tuple[float, float]:
+        """Mean query accuracy over ``tasks`` (in [0, 1]) and its 95% CI half-width.
+
+        ``tasks`` is a list of tasks or any iterable of them; an iterator such
+        as ``sampler.iter_tasks(1000, ...)`` is read one task at a time, so
+        memory does not grow with the number of tasks.
+        """
         self._check_fitted()
-        return mean_ci95(task_accuracies(self.predict, check_tasks(tasks)))
+        return mean_ci95(task_accuracies(self.predict, tasks))

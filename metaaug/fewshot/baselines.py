@@ -100,7 +100,7 @@ class ScratchClassifier(_NoMetaTraining):
         sx, sy, qx = check_support(support_x, support_y, query_x)
         n_ways = max(self.n_ways, int(sy.max()) + 1)
         with torch_seeded(check_rng(self.random_state)):
-            model = to_channels_last(Conv4Classifier(n_ways, sx.shape[1], self.hidden, sx.shape[2]))
+            model = to_channels_last(Conv4Classifier(n_ways, sx.shape[1], self.hidden, (sx.shape[2], sx.shape[3])))
         device = self._device()
         model.to(device)
         return finetune_and_predict(model, sx.to(device), sy.to(device), qx.to(device), self.lr, self.steps).cpu()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import torch
@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from metaaug.data.images import as_images, check_image_shape
 from metaaug.data.tasks import Task
 from metaaug.fewshot.base import META_TRAINING_CONSTRAINTS, FewShotClassifier
-from metaaug.fewshot.evaluation import check_tasks, mean_ci95
+from metaaug.fewshot.evaluation import chunks, iter_checked_tasks, mean_ci95
+from metaaug.fewshot.maml import _preset_params
 from metaaug.nets.conv4 import Conv4
 from metaaug.nets.modes import eval_mode
 
@@ -23,13 +24,24 @@ def prototype_logits(support: torch.Tensor, support_y: torch.Tensor, query: torc
     return -torch.cdist(query, prototypes).pow(2)
 
 
+#: LASIUM's ProtoNet settings per dataset (see :meth:`ProtoNetClassifier.paper_preset`)
+PROTONET_PAPER_PRESETS: dict[str, dict[str, Any]] = {
+    "omniglot": {"n_ways": 5, "k_shot": 1, "k_query": 5, "meta_batch_size": 4, "lr": 1e-3, "hidden": 64},
+    "miniimagenet": {"n_ways": 5, "k_shot": 1, "k_query": 5, "meta_batch_size": 4, "lr": 1e-3, "hidden": 32},
+}
+PROTONET_PAPER_PRESETS["celeba"] = dict(PROTONET_PAPER_PRESETS["miniimagenet"])
+
+
 class ProtoNetClassifier(FewShotClassifier):
     """Prototypical Networks meta-trained on any task sampler.
 
     Parameters
     ----------
     n_ways, k_shot, k_query : int
-        Layout of the meta-training tasks.
+        Layout of the meta-training tasks. ``k_query=5`` query images per
+        class, LASIUM's K_val in meta-training (Tables 5-6); evaluate on tasks
+        with 15, as the papers do (``LabeledTaskSampler.sample_tasks`` and
+        ``iter_tasks`` default to 15).
     n_iterations : int
         Meta-updates (each on ``meta_batch_size`` tasks).
     meta_batch_size : int
@@ -61,7 +73,7 @@ class ProtoNetClassifier(FewShotClassifier):
         self,
         n_ways: int = 5,
         k_shot: int = 1,
-        k_query: int = 15,
+        k_query: int = 5,
         n_iterations: int = 2000,
         meta_batch_size: int = 4,
         lr: float = 1e-3,
@@ -85,9 +97,35 @@ class ProtoNetClassifier(FewShotClassifier):
         self.device = device
         self.warm_start = warm_start
 
+    @classmethod
+    def paper_preset(cls, dataset: str, **params: Any) -> ProtoNetClassifier:
+        """An unfitted classifier with LASIUM's ProtoNet setting for ``dataset``.
+
+        LASIUM (Khodadadeh, Ghadar, Bölöni & Shah, ICLR 2021, appendix Tables
+        5 and 6, and the authors' code): 5-way 1-shot meta-training tasks with
+        ``k_query=5`` query images per class (K_val in meta-training), 4 tasks
+        per meta-batch, Adam with lr 1e-3; conv4 with 64 filters for Omniglot
+        (``"omniglot"``), 32 for the 84 px RGB sets (``"miniimagenet"``,
+        ``"celeba"``). Evaluate on tasks with ``k_query=15``. ``n_iterations``
+        and ``max_time`` are not part of the preset.
+
+        Parameters
+        ----------
+        dataset : {"omniglot", "miniimagenet", "celeba"}
+            Whose setting ("mini-imagenet" and "mini_imagenet" are accepted).
+        **params
+            Constructor parameters that replace the preset's.
+
+        Returns
+        -------
+        ProtoNetClassifier
+            Unfitted.
+        """
+        return cls(**_preset_params(PROTONET_PAPER_PRESETS, dataset, params))
+
     def _build_modules(self) -> None:
-        channels, height, _ = self.image_shape_
-        self.model_ = Conv4(channels, self.hidden, height)
+        channels, height, width = self.image_shape_
+        self.model_ = Conv4(channels, self.hidden, (height, width))
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.model_.parameters(), lr=self.lr)
@@ -123,16 +161,23 @@ class ProtoNetClassifier(FewShotClassifier):
                 [self.model_(X[i : i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)]
             )
 
-    def evaluate(self, tasks: Sequence[Task], chunk: int = 32) -> tuple[float, float]:
-        """Mean query accuracy and 95% CI, embedding ``chunk`` tasks per forward pass."""
+    def evaluate(self, tasks: Iterable[Task] | Task, chunk: int = 32, max_pixels: int = 2**19) -> tuple[float, float]:
+        """Mean query accuracy and 95% CI, embedding up to ``chunk`` tasks per forward pass.
+
+        ``tasks`` is a list or any iterable of tasks; an iterator (e.g.
+        ``sampler.iter_tasks(1000, ...)``) is read one forward pass at a time,
+        so memory does not grow with the number of tasks. A forward pass also
+        stops adding tasks once their images hold ``max_pixels`` pixels (32
+        tasks of 80 28x28 images are 2 million, one task of 80 84x84 images
+        0.56 million), which bounds the activations' memory at large sizes.
+        """
         self._check_fitted()
-        tasks = check_tasks(tasks)
-        check_image_shape(tasks[0].support_x, self.image_shape_, name="task images")
-        accs = []
+        accs: list[float] = []
         device = self._device()
-        with torch.no_grad(), eval_mode(self.model_):
-            for start in range(0, len(tasks), chunk):
-                group = tasks[start : start + chunk]
+        with torch.inference_mode(), eval_mode(self.model_):
+            for group in chunks(iter_checked_tasks(tasks), chunk, max_pixels):
+                if not accs:
+                    check_image_shape(group[0].support_x, self.image_shape_, name="task images")
                 images = torch.cat([x for t in group for x in (t.support_x, t.query_x)]).to(device)
                 features = self.model_(images)
                 sizes = [n for t in group for n in (len(t.support_x), len(t.query_x))]

@@ -4,11 +4,14 @@ An :class:`InterpolativeAutoencoder` encodes images onto the unit sphere and
 decodes spherical interpolations between the latents of two seeds of a class.
 The three methods differ only in the loss of one training step
 (:meth:`InterpolativeAutoencoder._generator_loss`) and in whether an LSGAN
-critic trains alongside; everything else lives here.
+critic trains alongside; everything else lives here, including the papers'
+adversarial term (LSGAN generator loss weighted by ``k * gamma``,
+:meth:`InterpolativeAutoencoder._balanced_adversarial`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -25,6 +28,7 @@ from metaaug.augment.interpolate import check_alpha, slerp
 from metaaug.base import MetaaugEstimator, TrainingBudget, check_count, check_request_size
 from metaaug.constraints import Interval, Options
 from metaaug.data.images import as_images, check_image_shape
+from metaaug.data.sources import ImageSource, as_image_source
 from metaaug.nets.autoencoders import (
     ARCHITECTURES,
     Encoder,
@@ -36,7 +40,7 @@ from metaaug.nets.autoencoders import (
 )
 from metaaug.nets.modes import eval_mode
 
-AUGMENTATIONS = ("auto", "characters", "natural", "none")
+AUGMENTATIONS = ("auto", "characters", "characters-no-shear", "natural", "none")
 SINGLE_SEED_MODES = ("error", "augment")
 
 # constraints of the parameters the three autoencoders share
@@ -74,7 +78,9 @@ class InterpolativeAutoencoder(MetaaugEstimator):
 
     Subclasses implement :meth:`_generator_loss` (one training step's loss
     from a batch of augmentation triplets) and say whether they train a
-    critic (:meth:`_uses_adversary`).
+    critic (:meth:`_uses_adversary`) and whether their adversarial weight
+    follows the critic-balance variable ``k`` (:meth:`_uses_k`; only those
+    models have the fitted ``k_``).
     """
 
     _parameter_constraints: ClassVar[dict[str, Sequence[Any]]] = AUTOENCODER_CONSTRAINTS
@@ -101,12 +107,21 @@ class InterpolativeAutoencoder(MetaaugEstimator):
     def _uses_adversary(self) -> bool:
         return False
 
+    def _uses_k(self) -> bool:
+        """Whether the adversarial weight is ``k * gamma`` (then ``k`` is tracked and stored as ``k_``)."""
+        return False
+
     def _ranges(self) -> AffineRanges | None:
+        """``augmentation`` resolved: AugIntAE's character ranges for 1 channel, its RGB ranges
+        (:meth:`AffineRanges.natural`: +-8 px absolute, symmetric padding) otherwise;
+        ``"characters-no-shear"``: the character ranges without shear."""
         augmentation = self.augmentation
         if augmentation == "auto":
             augmentation = "characters" if self.image_shape_[0] == 1 else "natural"
         if augmentation == "none":
             return None
+        if augmentation == "characters-no-shear":
+            return dataclasses.replace(AffineRanges.characters(), shear=(0.0, 0.0))
         return AffineRanges.characters() if augmentation == "characters" else AffineRanges.natural()
 
     def _build_modules(self) -> None:
@@ -125,7 +140,7 @@ class InterpolativeAutoencoder(MetaaugEstimator):
         out first) with a tqdm bar when ``verbose``.
         """
         self._validate_params()
-        X = as_images(X, name="X", min_count=2)
+        X = as_image_source(X, name="X", min_count=2)
         channels, height, width = (int(s) for s in X.shape[1:])
         shape = (channels, height, width)
         architecture = default_architecture(shape) if self.architecture == "auto" else self.architecture
@@ -144,10 +159,11 @@ class InterpolativeAutoencoder(MetaaugEstimator):
             self.loss_terms_ = {name: np.asarray(values, dtype=np.float32) for name, values in terms.items()}
         self.n_iter_ = budget.completed
         self.fit_time_ = budget.elapsed
-        self.k_ = float(self._k)
+        if self._uses_k():
+            self.k_ = float(self._k)
         return self
 
-    def _train(self, data: torch.Tensor) -> tuple[TrainingBudget, list[float], dict[str, list[float]]]:
+    def _train(self, data: ImageSource) -> tuple[TrainingBudget, list[float], dict[str, list[float]]]:
         """The optimisation loop: the budget run, the loss per step and each loss term per step."""
         device = data.device
         batch_size = min(int(self.batch_size), len(data))
@@ -209,18 +225,46 @@ class InterpolativeAutoencoder(MetaaugEstimator):
         """Loss of one step on the triplets ``(a, b, c, alpha)`` (see :func:`metaaug.augment.augmentation_triplets`)."""
         raise NotImplementedError
 
+    def _balanced_adversarial(
+        self, fake: torch.Tensor, reconstruction: torch.Tensor, outputs: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The papers' adversarial term: ``k * gamma`` times the LSGAN generator loss of ``fake``.
+
+        ``gamma = ||grad L_recon|| / ||grad L_adv||`` with gradients taken with
+        respect to decoded images, so that the adversarial gradient reaching the
+        decoder is ``k`` times as strong as the reconstruction's; ``gamma`` is a
+        constant to the optimiser. Without ``outputs``, ``reconstruction`` holds
+        the per-image reconstruction losses of the rows of ``fake`` and there is
+        one ``gamma`` per image. With ``outputs`` (a decoded batch that ``fake``
+        is part of, for fakes without a pixel target such as IntAE's
+        interpolations), ``reconstruction`` is the scalar reconstruction loss
+        and one ``gamma`` is taken over the whole batch.
+        """
+        adversarial = (self.discriminator_(fake).view(-1) - 1).pow(2)
+        if outputs is None:
+            grad_recon = torch.autograd.grad(reconstruction.sum(), fake, retain_graph=True)[0]
+            grad_adv = torch.autograd.grad(adversarial.sum(), fake, retain_graph=True)[0]
+            gamma = grad_recon.flatten(1).norm(dim=1) / grad_adv.flatten(1).norm(dim=1).clamp_min(1e-8)
+            return (self._k * gamma.detach() * adversarial).mean()
+        loss = adversarial.mean()
+        grad_recon = torch.autograd.grad(reconstruction, outputs, retain_graph=True)[0]
+        grad_adv = torch.autograd.grad(loss, outputs, retain_graph=True)[0]
+        gamma = grad_recon.norm() / grad_adv.norm().clamp_min(1e-8)
+        return self._k * gamma.detach() * loss
+
     def _critic_step(
         self, critic: nn.Module, optimiser: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor
     ) -> None:
-        """LSGAN critic update; then k <- clip(k - 0.001 (1 - (D(real) - D(fake))), 0, 1)."""
+        """LSGAN critic update; then (models using k) k <- clip(k - 0.001 (1 - (D(real) - D(fake))), 0, 1)."""
         scores = critic(torch.cat([real, fake])).view(-1)
         real_score, fake_score = scores[: len(real)], scores[len(real) :]
         loss = 0.5 * ((real_score - 1).pow(2).mean() + fake_score.pow(2).mean())
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-        gap = float((real_score.mean() - fake_score.mean()).detach())
-        self._k = min(1.0, max(0.0, self._k - 0.001 * (1.0 - gap)))
+        if self._uses_k():
+            gap = float((real_score.mean() - fake_score.mean()).detach())
+            self._k = min(1.0, max(0.0, self._k - 0.001 * (1.0 - gap)))
 
     def _restore_fitted(self, fitted: dict) -> None:
         super()._restore_fitted(fitted)
@@ -337,7 +381,7 @@ class InterpolativeAutoencoder(MetaaugEstimator):
             ranges = self._ranges() or AffineRanges.characters()
             views = seeds.expand(2 * n, *seeds.shape[1:]).contiguous()
             params = sample_params(2 * n, ranges, seeds.shape[-1], gen)
-            views = apply_params(views, params)
+            views = apply_params(views, params, ranges.padding_mode)
             start, end = self.encode(views).chunk(2)
         else:
             latents = self.encode(seeds)

@@ -20,7 +20,14 @@ from metaaug.base import MetaaugEstimator, TrainingBudget, check_count, check_re
 from metaaug.clustering import pseudo_labels
 from metaaug.constraints import Constraint, Interval, Options
 from metaaug.data.images import as_images, as_labels, check_image_shape
-from metaaug.generators.lofgan_training import LOSS_TERMS, ClassTaskSampler, keep_classes, lofgan_train_step
+from metaaug.data.sources import ImageSource, as_image_source
+from metaaug.generators.lofgan_training import (
+    LOSS_TERMS,
+    ClassTaskSampler,
+    keep_classes,
+    lofgan_train_step,
+    to_tanh_range,
+)
 from metaaug.nets.lofgan import (
     PRESETS,
     FusionPlan,
@@ -34,11 +41,6 @@ from metaaug.nets.lofgan import (
 from metaaug.nets.modes import eval_mode
 
 _GENERATE_CHUNK = 256
-
-
-def to_tanh_range(images: torch.Tensor) -> torch.Tensor:
-    """metaaug's [0, 1] images -> LoFGAN's [-1, 1] (the official ``Normalize(0.5, 0.5)``)."""
-    return images * 2.0 - 1.0
 
 
 def from_tanh_range(images: torch.Tensor) -> torch.Tensor:
@@ -96,9 +98,16 @@ class LoFGAN(MetaaugEstimator):
     eta : float, default=0.5
         Share of base positions fused (the official ``rate``), in (0, 1].
     preset : {"small", "paper"}, default="small"
-        Network widths. ``"paper"``: the official configuration (encoder
-        32-64-128-128-128, discriminator 64 base channels, 4 residual blocks up
-        to 1024 channels; 8x8 LFM grid at 128 px). ``"small"``: encoder 32-64
+        Network widths. ``"paper"``: the official 128x128 configuration
+        (encoder 32-64-128-128-128, discriminator 64 base channels, 4 residual
+        blocks up to 1024 channels; 8x8 LFM grid at 128 px); with the other
+        defaults (``k_shot=3``, ``eta=0.5``, ``meta_batch_size=8``, ``lr``,
+        ``weight_decay`` and loss weights) it is the paper's setting on
+        3x128x128 images, only the run length (``epochs``) is yours. The
+        widths do not depend on the image size: at other sizes the encoder
+        still downsamples 4 times, so the LFM grid is ``ceil(side / 16)``
+        (6x6 at 84 px, 4x4 at 64 px, 2x2 at 28 px), coarser relative to
+        small images. ``"small"``: encoder 32-64
         (14x14 grid at 28 px, 16x16 at 32 px), discriminator 16 base
         channels, 2 blocks up to 64; trains on a 2-core CPU. Its grid is
         finer, relative to the image, than the paper's (1/2 of the image
@@ -282,7 +291,7 @@ class LoFGAN(MetaaugEstimator):
         ).to(self._device())
 
     # ------------------------------------------------------------------ labels
-    def _embedding(self, X: torch.Tensor, rng: np.random.Generator) -> str | Callable:
+    def _embedding(self, X: ImageSource, rng: np.random.Generator) -> str | Callable:
         """``embedding``, with ``"ae"`` replaced by the encoder of a :class:`metaaug.AE` fitted on ``X``."""
         if not isinstance(self.embedding, str) or self.embedding != "ae":
             return self.embedding
@@ -290,7 +299,7 @@ class LoFGAN(MetaaugEstimator):
 
         return AE(random_state=draw_seed(rng), device=self.device, verbose=False).fit(X).encode
 
-    def _labels(self, X: torch.Tensor, y: Any, rng: np.random.Generator) -> np.ndarray:
+    def _labels(self, X: ImageSource, y: Any, rng: np.random.Generator) -> np.ndarray:
         """``y`` as labels, or pseudo-labels of ``X`` when ``y`` is None."""
         if y is not None:
             labels = as_labels(y, len(X)).numpy()
@@ -306,7 +315,7 @@ class LoFGAN(MetaaugEstimator):
     def fit(self, X: Any, y: Any = None) -> LoFGAN:
         """Train on images ``X`` with class labels ``y`` (or k-means pseudo-labels when ``y`` is None)."""
         self._validate_params()
-        X = as_images(X, min_count=2)
+        X = as_image_source(X, min_count=2)
         rng = check_rng(self.random_state)
         self.classes_, self.labels_ = keep_classes(self._labels(X, y, rng), int(self.k_shot))
         config = self._network_config()
@@ -320,7 +329,8 @@ class LoFGAN(MetaaugEstimator):
             self._init_modules()
             kaiming_init(self.generator_)
             kaiming_init(self.discriminator_)
-            sampler = ClassTaskSampler(to_tanh_range(X[keep]).to(device), class_ids.to(device), int(self.k_shot))
+            positions = keep.nonzero().flatten()
+            sampler = ClassTaskSampler(X.to(device), class_ids.to(device), int(self.k_shot), positions)
             self._train(sampler, n_steps)
         self.generator_.eval()
         self.discriminator_.eval()
@@ -343,6 +353,7 @@ class LoFGAN(MetaaugEstimator):
                 for group in opt.param_groups:
                     group["lr"] = lr
             seeds, classes = sampler.sample(int(self.meta_batch_size))
+            seeds = to_tanh_range(seeds)
             losses = lofgan_train_step(
                 gen,
                 disc,

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from metaaug.data.sources import ImageSource
 from metaaug.nets.lofgan import LoFGANDiscriminator, LoFGANGenerator, draw_fusion_plan, local_fusion_target
 
 LOSS_TERMS = ("loss_d", "adv_d", "cls_d", "gp", "loss_g", "adv_g", "cls_g", "local")
@@ -39,6 +40,11 @@ def keep_classes(labels: np.ndarray, k_shot: int) -> tuple[np.ndarray, np.ndarra
     return kept, np.where(np.isin(labels, kept), labels, -1)
 
 
+def to_tanh_range(images: torch.Tensor) -> torch.Tensor:
+    """metaaug's [0, 1] images -> LoFGAN's [-1, 1] (the official ``Normalize(0.5, 0.5)``)."""
+    return images * 2.0 - 1.0
+
+
 class ClassTaskSampler:
     """Batched k-shot tasks of one class each: a uniform class, ``k`` distinct images of it.
 
@@ -47,17 +53,24 @@ class ClassTaskSampler:
 
     Parameters
     ----------
-    X : torch.Tensor
-        ``(N, C, H, W)`` images.
+    X : torch.Tensor or ImageSource
+        ``(N, C, H, W)`` images, gathered per batch (``X[index]``).
     labels : torch.Tensor
         ``(N,)`` class ids in ``0..n_classes-1``, each class with at least ``k_shot`` images.
     k_shot : int
         Images per task.
+    positions : torch.Tensor, optional
+        The positions in ``X`` of the images ``labels`` describe (int64); by
+        default all of ``X``, in order.
     """
 
-    def __init__(self, X: torch.Tensor, labels: torch.Tensor, k_shot: int) -> None:
+    def __init__(
+        self, X: torch.Tensor | ImageSource, labels: torch.Tensor, k_shot: int, positions: torch.Tensor | None = None
+    ) -> None:
         order = torch.argsort(labels, stable=True)
-        self.images = X[order]
+        self.images = X
+        positions = torch.arange(len(labels), device=labels.device) if positions is None else positions
+        self.positions = positions.to(labels.device)[order]  # image positions sorted by class
         self.counts = torch.bincount(labels).to(X.device)
         self.starts = torch.cumsum(self.counts, 0) - self.counts
         self.k_shot = k_shot
@@ -70,7 +83,9 @@ class ClassTaskSampler:
         keys = torch.rand(n_tasks, int(self.counts.max()), device=device)
         keys = keys.masked_fill(torch.arange(keys.shape[1], device=device) >= counts.unsqueeze(1), 2.0)
         offsets = keys.argsort(dim=1)[:, : self.k_shot]
-        return self.images[self.starts[classes].unsqueeze(1) + offsets], classes
+        picked = self.positions[self.starts[classes].unsqueeze(1) + offsets]
+        images = self.images[picked.flatten()]
+        return images.view(n_tasks, self.k_shot, *images.shape[1:]), classes
 
 
 def lofgan_train_step(

@@ -20,6 +20,7 @@ from metaaug.base import MetaaugEstimator, TrainingBudget, check_count, check_re
 from metaaug.clustering import pseudo_labels
 from metaaug.constraints import Interval, Options
 from metaaug.data.images import as_images, as_labels, check_image_shape
+from metaaug.data.sources import as_image_source
 from metaaug.generators.adaptation_cache import AdaptationCache, seeds_key
 from metaaug.generators.metafavae_training import AlphaRange, InnerLoop, adapt_in_place, class_members, meta_train
 from metaaug.nets.blocks import reparameterize
@@ -104,7 +105,9 @@ class MetaFAVAE(MetaaugEstimator):
     latent_dim, noise_dim, hidden, max_channels : int or None
         Sizes of the code and the noise, filters of the first convolution
         (doubled at each downsampling) and their cap; ``None`` takes
-        :func:`~metaaug.nets.favae.favae_preset` for the image size.
+        :func:`~metaaug.nets.favae.favae_preset` for the image size. Any
+        image sides >= 8 work (1x28x28, 1x105x105, 3x84x84, 3x128x128,
+        non-square; :func:`~metaaug.nets.favae.favae_downsamplings`).
     n_clusters : int or None
         Pseudo-classes when ``fit`` gets no labels (default ``len(X) // 20``,
         at least 2).
@@ -282,7 +285,7 @@ class MetaFAVAE(MetaaugEstimator):
     def fit(self, X: Any, y: Any = None) -> MetaFAVAE:
         """Meta-train on ``X`` (classes from ``y``, or pseudo-labels when ``y`` is None)."""
         self._validate_params()
-        X = as_images(X, name="X", min_count=2)
+        X = as_image_source(X, name="X", min_count=2)
         favae_downsamplings(X.shape[2], X.shape[3])  # rejects unusable image sizes before any work
         rng = check_rng(self.random_state)
         if y is None:

@@ -2,7 +2,9 @@
 
 See ``docs/metrics.md``. Every metric works in a feature space trained inside
 the library (:class:`DomainFeatureExtractor`), so nothing is downloaded;
-Inception-v3 FID and LPIPS are used only with weights the user supplies.
+Inception-v3 FID, LPIPS and the Inception Score are used only with weights the
+user supplies (a local file or torchvision's cache). ``metaaug.metrics.protocols``
+runs the papers' evaluation protocols in one call.
 """
 
 from metaaug.metrics.diversity import diversity, feature_diversity, nearest_seed_distance, pairwise_diversity
@@ -19,8 +21,30 @@ from metaaug.metrics.faithfulness import (
 )
 from metaaug.metrics.features import DomainFeatureExtractor, as_features, compute_features
 from metaaug.metrics.fid import fid, frechet_distance, inception_feature_extractor, kernel_distance, kid
+from metaaug.metrics.perceptual import (
+    LPIPS,
+    inception_classifier,
+    inception_score,
+    lpips_network,
+    torchvision_weights_path,
+)
+from metaaug.metrics.protocols import (
+    augintae_fid_protocol,
+    augintae_misclassification,
+    lofgan_protocol,
+    mean_pairwise_distance,
+)
 
 __all__ = [
+    "LPIPS",
+    "augintae_fid_protocol",
+    "augintae_misclassification",
+    "inception_classifier",
+    "inception_score",
+    "lofgan_protocol",
+    "lpips_network",
+    "mean_pairwise_distance",
+    "torchvision_weights_path",
     "DomainClassifier",
     "DomainFeatureExtractor",
     "SeedClassClassifier",

@@ -222,10 +222,10 @@ class DomainFeatureExtractor(MetaaugEstimator):
         self.verbose = verbose
 
     def _build_modules(self) -> None:
-        channels, size, _ = self.image_shape_
-        self.network_ = Conv4Classifier(self.n_classes_, in_channels=channels, hidden=self.hidden, image_size=size).to(
-            self._device()
-        )
+        channels, height, width = self.image_shape_
+        self.network_ = Conv4Classifier(
+            self.n_classes_, in_channels=channels, hidden=self.hidden, image_size=(height, width)
+        ).to(self._device())
 
     def fit(self, X: Any, y: Any) -> DomainFeatureExtractor:
         """Train on labeled images of the training classes.
@@ -233,7 +233,7 @@ class DomainFeatureExtractor(MetaaugEstimator):
         Parameters
         ----------
         X : array-like
-            Square images of the training classes (any input
+            Images of the training classes, of any size, square or not (any input
             :func:`metaaug.data.as_images` accepts).
         y : array-like of int
             Their labels; at least 2 classes.
@@ -246,8 +246,6 @@ class DomainFeatureExtractor(MetaaugEstimator):
         self._validate_params()
         X = as_images(X, name="X", min_count=2)
         labels = as_labels(y, len(X), name="y")
-        if X.shape[2] != X.shape[3]:
-            raise ValueError(f"X images must be square, got {tuple(X.shape[2:])}")
         classes, labels = torch.unique(labels, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(f"y must hold at least 2 classes, got {len(classes)}")

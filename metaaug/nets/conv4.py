@@ -22,25 +22,42 @@ class Conv4(nn.Module):
     """Four conv blocks (64 filters by default); output is the flattened feature map.
 
     Pooling floors (28 -> 14 -> 7 -> 3 -> 1, a 64-d embedding on Omniglot, as
-    in the papers); a block whose input is smaller than ``min_pool_size``
-    skips pooling, so tiny images (8x8 digits: 8 -> 4 -> 2) keep a spatial map.
+    in the papers; 84 -> 5x5, a 1600-d embedding on mini-ImageNet); a block
+    whose input is smaller than ``min_pool_size`` skips pooling, so tiny images
+    (8x8 digits: 8 -> 4 -> 2) keep a spatial map.
+
+    Parameters
+    ----------
+    in_channels : int, default 1
+    hidden : int, default 64
+        Filters of every block.
+    image_size : int or (height, width), default 28
+        Input size (an int for square images); any size works, ``out_features``
+        follows it.
+    n_blocks, min_pool_size : int, default 4, 3
     """
 
     def __init__(
-        self, in_channels: int = 1, hidden: int = 64, image_size: int = 28, n_blocks: int = 4, min_pool_size: int = 3
+        self,
+        in_channels: int = 1,
+        hidden: int = 64,
+        image_size: int | tuple[int, int] = 28,
+        n_blocks: int = 4,
+        min_pool_size: int = 3,
     ) -> None:
         super().__init__()
         blocks = []
-        size = image_size
+        height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
         channels = in_channels
         for _ in range(n_blocks):
-            pool = size >= min_pool_size
+            # nn.MaxPool2d(2) pools both sides: the block pools while the smaller side allows it
+            pool = min(height, width) >= min_pool_size
             blocks.append(conv_block(channels, hidden, pool=pool))
             if pool:
-                size = size // 2
+                height, width = height // 2, width // 2
             channels = hidden
         self.blocks = nn.Sequential(*blocks)
-        self.out_features = hidden * size * size
+        self.out_features = hidden * height * width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(x).flatten(1)
@@ -49,7 +66,9 @@ class Conv4(nn.Module):
 class Conv4Classifier(nn.Module):
     """Conv4 followed by a linear head (MAML's model, the scratch baseline)."""
 
-    def __init__(self, n_classes: int, in_channels: int = 1, hidden: int = 64, image_size: int = 28) -> None:
+    def __init__(
+        self, n_classes: int, in_channels: int = 1, hidden: int = 64, image_size: int | tuple[int, int] = 28
+    ) -> None:
         super().__init__()
         self.features = Conv4(in_channels, hidden, image_size)
         self.head = nn.Linear(self.features.out_features, n_classes)

@@ -3,7 +3,9 @@
 Plain DCGAN-style convolutional stacks sized from the image shape: every
 downsampling step is a 4x4 stride-2 convolution and every upsampling step a
 4x4 stride-2 transposed convolution, so a 28x28 image is handled at 14x14 and
-7x7 and a 64x64 image at 32, 16, 8 and 4. There is no batch normalisation
+7x7 and a 64x64 image at 32, 16, 8 and 4. An image with an odd side (Omniglot's
+native 105x105) is halved rounding down (52, 26, 13, 6) and the transposed
+convolutions add the odd pixel back (``output_padding``). There is no batch normalisation
 (see :class:`metaaug.generators.metafavae.MetaFAVAE`, "Differences from the
 paper"): the inner loop trains on batches of g = 4 images, and Reptile would
 otherwise have to average running statistics. Training logic lives in
@@ -25,24 +27,34 @@ def favae_downsamplings(height: int, width: int) -> int:
     """How many stride-2 steps the networks take for an ``height x width`` image.
 
     As many as keep both sides even and at least ``MIN_FEATURE_SIZE`` pixels
-    (at most 4): 28 -> 2 (7x7 features), 64 -> 4 (4x4), 32 -> 3, 8 -> 1.
+    (at most 4): 28 -> 2 (7x7 features), 64 -> 4 (4x4), 32 -> 3, 8 -> 1,
+    84 -> 2 (21x21). An image with an odd side is halved rounding down while
+    both sides stay at least ``MIN_FEATURE_SIZE`` (at most 4): 105 -> 4 (6x6).
     """
-    steps = 0
     h, w = int(height), int(width)
+    if min(h, w) < 2 * MIN_FEATURE_SIZE:
+        raise ValueError(
+            f"Meta-FAVAE needs images with both sides >= {2 * MIN_FEATURE_SIZE} pixels (e.g. 28x28, 64x64, 84x84, "
+            f"105x105 or 48x80), got {height}x{width}; resize the images"
+        )
+    odd = h % 2 == 1 or w % 2 == 1
+    steps = 0
     while (
         steps < MAX_DOWNSAMPLINGS
-        and h % 2 == 0
-        and w % 2 == 0
+        and (odd or (h % 2 == 0 and w % 2 == 0))
         and h // 2 >= MIN_FEATURE_SIZE
         and w // 2 >= MIN_FEATURE_SIZE
     ):
         h, w, steps = h // 2, w // 2, steps + 1
-    if steps == 0:
-        raise ValueError(
-            f"Meta-FAVAE needs image sides divisible by 2 with at least {2 * MIN_FEATURE_SIZE} pixels, "
-            f"got {height}x{width}; resize the images (e.g. 28x28 or 64x64)"
-        )
     return steps
+
+
+def favae_sizes(height: int, width: int) -> list[tuple[int, int]]:
+    """``(h, w)`` of the image and of the feature map after each downsampling (input first)."""
+    sizes = [(int(height), int(width))]
+    for _ in range(favae_downsamplings(height, width)):
+        sizes.append((sizes[-1][0] // 2, sizes[-1][1] // 2))
+    return sizes
 
 
 @dataclass(frozen=True)
@@ -89,8 +101,7 @@ class FAVAEConfig:
     @property
     def feature_shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of the smallest feature map."""
-        scale = 2**self.n_down
-        return self.widths[-1], self.height // scale, self.width // scale
+        return self.widths[-1], *favae_sizes(self.height, self.width)[-1]
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -127,9 +138,11 @@ class _UpStack(nn.Module):
         c, h, w = self.feature_shape
         self.project = nn.Sequential(nn.Linear(in_features, c * h * w), nn.ReLU(inplace=True))
         widths = config.widths[::-1] + [config.channels]
+        sizes = favae_sizes(config.height, config.width)[::-1][1:]  # the size each layer reaches
         layers: list[nn.Module] = []
         for i in range(len(widths) - 1):
-            layers.append(nn.ConvTranspose2d(widths[i], widths[i + 1], 4, stride=2, padding=1))
+            odd = (sizes[i][0] % 2, sizes[i][1] % 2)  # (0, 0) unless a side is odd, as at 105x105
+            layers.append(nn.ConvTranspose2d(widths[i], widths[i + 1], 4, stride=2, padding=1, output_padding=odd))
             layers.append(nn.ReLU(inplace=True) if i + 2 < len(widths) else nn.Sigmoid())
         self.up = nn.Sequential(*layers)
 

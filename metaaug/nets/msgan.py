@@ -6,6 +6,10 @@ Generator: dense ``latent_dim`` -> ``hidden`` x (H/4) x (W/4), LeakyReLU(0.2)
 64 / 128 / 128 filters, LeakyReLU(0.2)) -> global max pool -> dense to one
 logit. At 28x28x1 with ``latent_dim=128`` these are the authors' Omniglot
 networks; other sizes are generated at the next multiple of 4 and cropped.
+
+``architecture="natural"`` builds the authors' mini-ImageNet networks instead
+(:mod:`metaaug.nets.lasium_natural`); :func:`msgan_discriminator` gives the
+discriminator that goes with a generator.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from metaaug.nets.vae import reduced_size
+from metaaug.nets.lasium_natural import NaturalMSGANDiscriminator, NaturalMSGANGenerator
+from metaaug.nets.vae import LASIUM_ARCHITECTURES, reduced_size
 
 UPSAMPLING = (2, 2)
 
@@ -22,14 +27,26 @@ class MSGANGenerator(nn.Module):
     """Latents ``(N, latent_dim)`` -> images ``(N, C, H, W)`` in [0, 1]."""
 
     def __init__(
-        self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 128, hidden: int = 128
+        self,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
+        latent_dim: int = 128,
+        hidden: int = 128,
+        architecture: str = "characters",
     ) -> None:
         super().__init__()
+        if architecture not in LASIUM_ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {LASIUM_ARCHITECTURES}, got {architecture!r}")
         channels, height, width = image_shape
         self.image_shape = (channels, height, width)
         self.latent_dim = latent_dim
+        self.architecture = architecture
         # the constructor's arguments: LASIUM.save stores them to rebuild a generator passed as a plain module
-        self.init_kwargs = {"image_shape": self.image_shape, "latent_dim": latent_dim, "hidden": hidden}
+        self.init_kwargs: dict = {"image_shape": self.image_shape, "latent_dim": latent_dim, "hidden": hidden}
+        self.natural: NaturalMSGANGenerator | None = None
+        if architecture == "natural":
+            self.init_kwargs["architecture"] = architecture
+            self.natural = NaturalMSGANGenerator(self.image_shape, latent_dim, hidden)
+            return
         self.start = (hidden, reduced_size(height, UPSAMPLING), reduced_size(width, UPSAMPLING))
         self.dense = nn.Sequential(
             nn.Linear(latent_dim, hidden * self.start[1] * self.start[2]), nn.LeakyReLU(0.2, inplace=True)
@@ -41,6 +58,8 @@ class MSGANGenerator(nn.Module):
         self.deconv = nn.Sequential(*layers)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        if self.natural is not None:
+            return self.natural(latents)
         x = self.dense(latents).view(len(latents), *self.start)
         _, height, width = self.image_shape
         return self.deconv(x)[:, :, :height, :width]
@@ -63,3 +82,10 @@ class MSGANDiscriminator(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.logit(self.features(images)).squeeze(1)
+
+
+def msgan_discriminator(generator: MSGANGenerator) -> nn.Module:
+    """A new discriminator for ``generator``'s images, of its architecture's family."""
+    if generator.architecture == "natural":
+        return NaturalMSGANDiscriminator(generator.image_shape)
+    return MSGANDiscriminator(generator.image_shape)

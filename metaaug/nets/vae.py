@@ -7,6 +7,10 @@ transposed conv, strides 2, 2, 1, 1, batch norm, ReLU) -> 3x3 transposed conv
 to ``channels``, sigmoid. At 28x28x1 with ``hidden=64`` and ``latent_dim=20``
 this is the authors' Omniglot network; sizes that are not multiples of 4 are
 decoded at the next multiple and cropped.
+
+``architecture="natural"`` builds the authors' mini-ImageNet / CelebA VAE
+instead (one more convolution block, more channels, latent 512 in the paper;
+:mod:`metaaug.nets.lasium_natural`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,17 @@ import torch
 from torch import nn
 
 from metaaug.nets.blocks import reparameterize
+from metaaug.nets.lasium_natural import NaturalVAEDecoder, NaturalVAEEncoder
 
 STRIDES = (2, 2, 1, 1)
+# LASIUM's two network families: the authors' Omniglot networks and their mini-ImageNet / CelebA ones
+LASIUM_ARCHITECTURES = ("characters", "natural")
+
+
+def default_lasium_architecture(image_shape: tuple[int, int, int]) -> str:
+    """``"natural"`` for RGB images with both sides >= 64 (mini-ImageNet's 84x84x3), else ``"characters"``."""
+    channels, height, width = image_shape
+    return "natural" if channels == 3 and min(height, width) >= 64 else "characters"
 
 
 def reduced_size(size: int, strides: tuple[int, ...] = STRIDES) -> int:
@@ -78,15 +91,34 @@ class VAEDecoder(nn.Module):
 
 
 class ConvVAE(nn.Module):
-    """Encoder + decoder; ``forward`` returns ``(reconstruction, mean, log_variance)``."""
+    """Encoder + decoder; ``forward`` returns ``(reconstruction, mean, log_variance)``.
 
-    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), latent_dim: int = 20, hidden: int = 64) -> None:
+    ``architecture``: ``"characters"`` (the authors' Omniglot VAE, above) or
+    ``"natural"`` (their mini-ImageNet / CelebA VAE, :mod:`metaaug.nets.lasium_natural`).
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
+        latent_dim: int = 20,
+        hidden: int = 64,
+        architecture: str = "characters",
+    ) -> None:
         super().__init__()
+        if architecture not in LASIUM_ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {LASIUM_ARCHITECTURES}, got {architecture!r}")
         self.latent_dim = latent_dim
         # the constructor's arguments: LASIUM.save stores them to rebuild a VAE passed as a plain module
-        self.init_kwargs = {"image_shape": tuple(image_shape), "latent_dim": latent_dim, "hidden": hidden}
-        self.encoder = VAEEncoder(image_shape, latent_dim, hidden)
-        self.decoder = VAEDecoder(image_shape, latent_dim, hidden)
+        self.init_kwargs: dict = {"image_shape": tuple(image_shape), "latent_dim": latent_dim, "hidden": hidden}
+        self.encoder: nn.Module
+        self.decoder: nn.Module
+        if architecture == "natural":
+            self.init_kwargs["architecture"] = architecture
+            self.encoder = NaturalVAEEncoder(image_shape, latent_dim, hidden)
+            self.decoder = NaturalVAEDecoder(image_shape, latent_dim, hidden)
+        else:
+            self.encoder = VAEEncoder(image_shape, latent_dim, hidden)
+            self.decoder = VAEDecoder(image_shape, latent_dim, hidden)
 
     def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encoder(images)

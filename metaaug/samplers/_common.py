@@ -11,7 +11,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from metaaug.augment import AffineRanges, apply_params, sample_params, shift_images
-from metaaug.base import nested_random_state
+from metaaug.base import MetaaugEstimator, nested_random_state
+from metaaug.data.sources import ImageSource
 
 #: ``candidates(n)`` -> ``n`` rows of anchors ``(n, n_ways, d)`` and, when they have one, their indices ``(n, n_ways)``
 Candidates = Callable[[int], tuple[torch.Tensor, torch.Tensor | None]]
@@ -70,7 +71,7 @@ def separated(
     return anchors, index
 
 
-def fitted(model: Any, X: torch.Tensor, role: str = "nested") -> Any:
+def fitted(model: Any, X: Any, role: str = "nested") -> Any:
     """``model`` itself when fitted (or not an estimator), else a clone of it fitted on ``X``.
 
     The user's estimator is never fitted in place. Called inside an outer
@@ -78,6 +79,9 @@ def fitted(model: Any, X: torch.Tensor, role: str = "nested") -> Any:
     derived from the outer ``random_state`` (:func:`metaaug.base.nested_random_state`,
     ``role`` naming the nested estimator), and the outer ``max_time`` bounds
     its training (every :class:`~metaaug.base.TrainingBudget` reads it).
+    ``X`` may be an :class:`~metaaug.data.sources.ImageSource`: a metaaug
+    estimator reads it batch by batch, any other estimator gets its images as
+    one float tensor.
     """
     if callable(getattr(model, "fit", None)) and hasattr(model, "get_params"):
         try:
@@ -86,6 +90,8 @@ def fitted(model: Any, X: torch.Tensor, role: str = "nested") -> Any:
             copy = clone(model)
             if "random_state" in copy.get_params(deep=False) and copy.get_params(deep=False)["random_state"] is None:
                 copy.set_params(random_state=nested_random_state(role))
+            if isinstance(X, ImageSource) and not isinstance(copy, MetaaugEstimator):
+                X = X.tensor()
             return copy.fit(X)
         except TypeError:
             pass
@@ -111,4 +117,4 @@ def augment_queries(images: torch.Tensor, augmentation: Any, shift: int) -> torc
     if not isinstance(ranges, AffineRanges):
         ranges = AffineRanges.characters() if images.shape[1] == 1 else AffineRanges.natural()
     params = sample_params(len(images), ranges, images.shape[-1])
-    return apply_params(images, params)
+    return apply_params(images, params, ranges.padding_mode)

@@ -16,7 +16,7 @@ from metaaug._random import RandomState, check_rng, draw_seed, torch_generator
 from metaaug.base import MetaaugEstimator
 from metaaug.clustering import default_n_clusters, embed, kmeans_labels
 from metaaug.constraints import HasMethods, Interval, Options
-from metaaug.data.images import as_images
+from metaaug.data.sources import ImageSource, as_image_source
 from metaaug.data.tasks import Task, check_task_args, split_episodes
 from metaaug.samplers._common import fitted
 from metaaug.samplers._grid import TaskPlotMixin
@@ -114,7 +114,7 @@ class CACTUs(TaskPlotMixin, MetaaugEstimator):
         self.random_state = random_state
         self.device = device
 
-    def _features(self, X: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
+    def _features(self, X: ImageSource, rng: np.random.Generator) -> np.ndarray:
         """``(N, D)`` features of ``X`` from ``embedding``."""
         emb = self.embedding
         if isinstance(emb, str):  # "pca" or "ae"
@@ -128,18 +128,18 @@ class CACTUs(TaskPlotMixin, MetaaugEstimator):
         return embed(X, emb)
 
     @staticmethod
-    def _encode(encoder: Any, X: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
+    def _encode(encoder: Any, X: ImageSource, batch_size: int = 1024) -> np.ndarray:
         with torch.no_grad():
             parts = [
-                torch.as_tensor(encoder.encode(X[i : i + batch_size])).float().reshape(len(X[i : i + batch_size]), -1)
-                for i in range(0, len(X), batch_size)
+                torch.as_tensor(encoder.encode(batch)).float().reshape(len(batch), -1)
+                for batch in X.batches(batch_size)
             ]
         return torch.cat(parts).cpu().numpy()
 
     def fit(self, X: Any, y: Any = None) -> CACTUs:
         """Embed and cluster the unlabeled images ``X`` (``y`` is ignored)."""
         self._validate_params()
-        X = as_images(X, min_count=4)
+        X = as_image_source(X, min_count=4)
         n_clusters = default_n_clusters(len(X)) if self.n_clusters is None else self.n_clusters
         if n_clusters > len(X):  # a rule between the parameter and the data
             raise ValueError(f"n_clusters must be an int in [2, {len(X)}] for {len(X)} images, got {n_clusters!r}")

@@ -27,7 +27,9 @@ from metaaug.base import MetaaugEstimator
 from metaaug.constraints import HasMethods, Interval, Options
 from metaaug.data.tasks import Task, check_task_args, episodes_from_blocks
 from metaaug.generators.autoencoders import InterpolativeAutoencoder
+from metaaug.nets.autoencoders import ARCHITECTURES as AE_ARCHITECTURES
 from metaaug.nets.blocks import reparameterize
+from metaaug.nets.vae import LASIUM_ARCHITECTURES
 from metaaug.samplers import generator_backend as gb
 from metaaug.samplers import lasium_backends as backends
 from metaaug.samplers._common import augment_queries, default_query_shift, distinct_indices, separated
@@ -118,7 +120,21 @@ class LASIUM(LASIUMBackend, GeneratorPersistence, TaskPlotMixin, MetaaugEstimato
         default None; ``batch_size`` default 128; Adam ``lr`` default 1e-3
         (VAE) / 3e-4 (GAN).
     latent_dim, hidden : int, optional
-        Latent size (default 20 VAE, 128 GAN) and conv filters (default 16).
+        Latent size (default 20 VAE, 128 GAN, 512 for the "natural" networks)
+        and conv filters (default 16); an autoencoder backend keeps its own
+        defaults (32 or 512, and 32).
+    architecture : str, default "auto"
+        The backend's networks. For ``"vae"`` and ``"gan"``: ``"characters"``,
+        the authors' Omniglot networks, or ``"natural"``, their
+        mini-ImageNet / CelebA networks (:mod:`metaaug.nets.lasium_natural`:
+        one more convolution block, more channels, latent 512); ``"auto"`` is
+        ``"natural"`` for RGB images with both sides >= 64 (e.g. 84x84x3) and
+        ``"characters"`` otherwise. For ``"ae"``, ``"intae"`` and ``"augintae"``:
+        ``"infogan"`` or ``"dcgan"``, passed on to the autoencoder, whose
+        ``"auto"`` is ``"infogan"`` up to 28 px and ``"dcgan"`` beyond (any
+        sides >= 16, e.g. 84x84 and 105x105). Every built-in backend works at
+        1x28x28, 1x105x105, 3x32x32, 3x64x64, 3x84x84, 3x128x128 and
+        non-square sizes.
     beta : float, optional
         VAE KL weight against the summed per-pixel reconstruction loss;
         ``None`` is ``1 / latent_dim`` (the authors' code), 1.0 the ELBO.
@@ -151,6 +167,7 @@ class LASIUM(LASIUMBackend, GeneratorPersistence, TaskPlotMixin, MetaaugEstimato
     backend_kind_ : ``"vae"``, ``"gan"``, ``"custom"`` (a codec) or ``"generator"`` (no ``encode``)
     latent_dim_, output_range_ : a generator's or codec's latent size and output range
     image_shape_ : ``(C, H, W)``; line_drawings_ : bool (what ``binarize="auto"`` reads)
+    architecture_ : the VAE's or GAN's resolved ``architecture`` (``"characters"`` or ``"natural"``)
     anchor_images_ : the training images (empty for the GAN and without ``X``)
     latent_mean_, latent_log_variance_ : their encodings (log-variance ``-inf`` if deterministic)
     loss_curve_, loss_terms_ : VAE / GAN loss per step (the generator's) and its weighted terms
@@ -179,8 +196,9 @@ class LASIUM(LASIUMBackend, GeneratorPersistence, TaskPlotMixin, MetaaugEstimato
       non-saturating loss averages both images' logits (the authors': their
       sum); the discriminator keeps the authors' labels (generated 1, real 0)
       and +U(0, 0.05) label noise.
-    * Query shifts pad with zeros (the authors: nearest-neighbour filling);
-      ``query_augmentation``, ``binarize`` and ``class_reuse`` are additions.
+    * Query shifts pad with zeros, as the authors' code does
+      (``tfa.image.transform``: nearest-neighbour interpolation, constant zero
+      fill); ``query_augmentation``, ``binarize`` and ``class_reuse`` are additions.
     * ``sigma2`` of prior anchors is one value for every generator (the
       paper tunes it per dataset in 0.25-1.0).
     """
@@ -202,6 +220,7 @@ class LASIUM(LASIUMBackend, GeneratorPersistence, TaskPlotMixin, MetaaugEstimato
         "lr": [None, Interval(Real, 0, None, closed="neither")],
         "latent_dim": [None, Interval(Integral, 1, None)],
         "hidden": [None, Interval(Integral, 1, None)],
+        "architecture": [Options("auto", *LASIUM_ARCHITECTURES, *AE_ARCHITECTURES)],
         "beta": [None, Interval(Real, 0, None)],
         "mode_seeking": [Interval(Real, 0, None)],
         "query_shift": [None, Interval(Integral, 0, None)],
@@ -230,6 +249,7 @@ class LASIUM(LASIUMBackend, GeneratorPersistence, TaskPlotMixin, MetaaugEstimato
         lr: float | None = None,
         latent_dim: int | None = None,
         hidden: int | None = None,
+        architecture: str = "auto",
         beta: float | None = None,
         mode_seeking: float = 1.0,
         query_shift: int | None = None,
@@ -259,6 +279,7 @@ class LASIUM(LASIUMBackend, GeneratorPersistence, TaskPlotMixin, MetaaugEstimato
         self.lr = lr
         self.latent_dim = latent_dim
         self.hidden = hidden
+        self.architecture = architecture
         self.beta = beta
         self.mode_seeking = mode_seeking
         self.query_shift = query_shift

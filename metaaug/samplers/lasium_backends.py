@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from metaaug.base import TrainingBudget
+from metaaug.data.sources import ImageSource
 from metaaug.generators.autoencoders import AE, AugIntAE, IntAE
 from metaaug.losses import mode_seeking_term
 from metaaug.nets import eval_mode
-from metaaug.nets.msgan import MSGANDiscriminator, MSGANGenerator
+from metaaug.nets.msgan import MSGANGenerator, msgan_discriminator
 from metaaug.nets.vae import ConvVAE
 
 AUTOENCODER_BACKENDS = {"ae": AE, "intae": IntAE, "augintae": AugIntAE}
@@ -33,6 +34,8 @@ DEFAULTS = {  # the VAE's and GAN's settings when LASIUM's are None (the paper's
     "vae": {"latent_dim": 20, "hidden": 16, "lr": 1e-3, "epochs": 20},
     "gan": {"latent_dim": 128, "hidden": 16, "lr": 3e-4, "epochs": 10},
 }
+# the "natural" networks' departures from those: the authors' latent size for mini-ImageNet / CelebA
+NATURAL_DEFAULTS = {"vae": {"latent_dim": 512}, "gan": {"latent_dim": 512}}
 
 
 @dataclass
@@ -69,7 +72,7 @@ class TrainingLog:
 
 
 def training_budget(
-    X: torch.Tensor, settings: TrainingSettings, desc: str
+    X: torch.Tensor | ImageSource, settings: TrainingSettings, desc: str
 ) -> tuple[TrainingBudget, Iterator[torch.Tensor]]:
     """The step budget (``epochs`` over ``X`` or ``max_time``) and an endless stream of shuffled batches."""
     n_batches = math.ceil(len(X) / settings.batch_size)
@@ -94,7 +97,7 @@ def vae_loss_terms(vae: ConvVAE, images: torch.Tensor, beta: float) -> tuple[tor
     return bce, beta * kl
 
 
-def train_vae(vae: ConvVAE, X: torch.Tensor, settings: TrainingSettings, beta: float) -> TrainingLog:
+def train_vae(vae: ConvVAE, X: torch.Tensor | ImageSource, settings: TrainingSettings, beta: float) -> TrainingLog:
     """Train ``vae`` on ``X`` by minimising its (``beta``-weighted) negative ELBO."""
     vae.train()
     optimizer = torch.optim.Adam(vae.parameters(), lr=settings.lr)
@@ -115,7 +118,7 @@ def train_vae(vae: ConvVAE, X: torch.Tensor, settings: TrainingSettings, beta: f
 
 
 # ------------------------------------------------------------------- the GAN
-def discriminator_loss(discriminator: MSGANDiscriminator, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+def discriminator_loss(discriminator: torch.nn.Module, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """The authors' convention (generated -> 1, real -> 0) with +U(0, 0.05) label noise."""
     n = len(real)
     device = real.device
@@ -126,7 +129,7 @@ def discriminator_loss(discriminator: MSGANDiscriminator, fake: torch.Tensor, re
 
 
 def train_gan(
-    generator: MSGANGenerator, X: torch.Tensor, settings: TrainingSettings, mode_seeking: float
+    generator: MSGANGenerator, X: torch.Tensor | ImageSource, settings: TrainingSettings, mode_seeking: float
 ) -> TrainingLog:
     """Train ``generator`` against a new discriminator, with Mao et al.'s mode-seeking term.
 
@@ -136,7 +139,7 @@ def train_gan(
     """
     device, latent_dim = settings.device, generator.latent_dim
     generator.train()
-    discriminator = MSGANDiscriminator(generator.image_shape).to(device)
+    discriminator = msgan_discriminator(generator).to(device)
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=settings.lr)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=settings.lr)
     budget, batches = training_budget(X, settings, "LASIUM GAN")
@@ -177,7 +180,7 @@ def train_gan(
 # ------------------------------------------------------------ autoencoder backends
 def fit_autoencoder(
     name: str,
-    X: torch.Tensor,
+    X: torch.Tensor | ImageSource,
     *,
     epochs: int | None,
     max_time: float | None,
@@ -186,6 +189,7 @@ def fit_autoencoder(
     lr: float | None,
     verbose: bool,
     device: Any,
+    architecture: str | None = None,
 ) -> Any:
     """A new metaaug autoencoder (``"ae"``, ``"intae"`` or ``"augintae"``) trained on ``X``.
 
@@ -193,7 +197,14 @@ def fit_autoencoder(
     Its seed is drawn from torch's global RNG, which the caller seeds.
     """
     cls = AUTOENCODER_BACKENDS[name]
-    settings = {"epochs": epochs, "max_time": max_time, "latent_dim": latent_dim, "hidden": hidden, "lr": lr}
+    settings = {
+        "epochs": epochs,
+        "max_time": max_time,
+        "latent_dim": latent_dim,
+        "hidden": hidden,
+        "lr": lr,
+        "architecture": architecture,
+    }
     autoencoder = cls(
         verbose=verbose,
         device=device,
@@ -206,7 +217,7 @@ def fit_autoencoder(
 # ------------------------------------------------------------ encoding and decoding
 @torch.no_grad()
 def encode_images(
-    backend: Any, kind: str, X: torch.Tensor, batch_size: int, device: torch.device
+    backend: Any, kind: str, X: torch.Tensor | ImageSource, batch_size: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...] | None]:
     """Latent means and log-variances ``(N, d)`` of ``X`` on the CPU, and a custom encoder's latent shape.
 

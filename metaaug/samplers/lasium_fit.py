@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any, Self
 import torch
 
 from metaaug._random import check_rng, torch_seeded
-from metaaug.data.images import as_images, is_line_drawing
+from metaaug.data.images import is_line_drawing
+from metaaug.data.sources import ImageSource, as_image_source
 from metaaug.generators.autoencoders import InterpolativeAutoencoder
+from metaaug.nets.autoencoders import ARCHITECTURES as AE_ARCHITECTURES
 from metaaug.nets.msgan import MSGANGenerator
-from metaaug.nets.vae import ConvVAE
+from metaaug.nets.vae import LASIUM_ARCHITECTURES, ConvVAE, default_lasium_architecture
 from metaaug.samplers import generator_backend as gb
 from metaaug.samplers import lasium_backends as backends
 from metaaug.samplers._common import fitted
@@ -45,6 +47,7 @@ class LASIUMBackend(_Base):
     batch_size: int
     lr: float | None
     hidden: int | None
+    architecture: str
     beta: float | None
     mode_seeking: float
     binarize: bool | str
@@ -58,7 +61,12 @@ class LASIUMBackend(_Base):
     def _setting(self, name: str) -> Any:
         """A VAE / GAN setting: the parameter, or the backend's default when it is ``None``."""
         value = getattr(self, name)
-        return backends.DEFAULTS[self.backend_kind_][name] if value is None else value
+        if value is not None:
+            return value
+        defaults = backends.DEFAULTS[self.backend_kind_]
+        if getattr(self, "architecture_", "characters") == "natural":
+            defaults = {**defaults, **backends.NATURAL_DEFAULTS[self.backend_kind_]}
+        return defaults[name]
 
     def _validate_relations(self) -> None:
         rng = self.output_range
@@ -66,11 +74,29 @@ class LASIUMBackend(_Base):
             len(rng) == 2 and all(isinstance(v, Real) for v in rng) and float(rng[0]) < float(rng[1])
         ):
             raise ValueError(f"output_range must be 'auto' or (low, high) with low < high, got {rng!r}")
+        self._check_architecture()
         encodes = self._external_kind() == "custom" or (isinstance(self.backend, str) and self.backend == "vae")
         if self.anchors == "data" and not encodes:
             raise ValueError(
                 "anchors='data' encodes the training images and needs a backend with encode(); "
                 f"backend {self._backend_name()} has none: use anchors='prior' (or 'auto')"
+            )
+
+    def _check_architecture(self) -> None:
+        """``architecture`` must name networks of the backend: the VAE's / GAN's or the autoencoder's."""
+        if self.architecture == "auto":
+            return
+        backend = self.backend if isinstance(self.backend, str) else None
+        if backend in ("vae", "gan"):
+            valid: tuple[str, ...] = LASIUM_ARCHITECTURES
+        elif backend is not None:
+            valid = AE_ARCHITECTURES
+        else:
+            valid = ()
+        if self.architecture not in valid:
+            allowed = f"'auto' or one of {valid}" if valid else "'auto' (the networks are the user's)"
+            raise ValueError(
+                f"architecture {self.architecture!r} does not apply to backend {self._backend_name()}: use {allowed}"
             )
 
     def _backend_name(self) -> str:
@@ -97,10 +123,11 @@ class LASIUMBackend(_Base):
     def _build_modules(self) -> None:
         shape = (self.image_shape_[0], self.image_shape_[1], self.image_shape_[2])
         latent_dim, hidden = self._setting("latent_dim"), self._setting("hidden")
+        architecture = getattr(self, "architecture_", "characters")  # model files saved before it existed
         if self.backend_kind_ == "vae":
-            self.backend_: Any = ConvVAE(shape, latent_dim, hidden)
+            self.backend_: Any = ConvVAE(shape, latent_dim, hidden, architecture)
         elif self.backend_kind_ == "gan":
-            self.backend_ = MSGANGenerator(shape, latent_dim, hidden)
+            self.backend_ = MSGANGenerator(shape, latent_dim, hidden, architecture)
 
     def fit(self, X: Any = None, y: Any = None) -> Self:
         """Train the backend on unlabeled images ``X`` (``y`` is ignored).
@@ -119,7 +146,7 @@ class LASIUMBackend(_Base):
                     "ready generator with anchors from its prior (anchors='prior') is used without images"
                 )
         else:
-            X = as_images(X, min_count=2)
+            X = as_image_source(X, min_count=2)
         self.backend_kind_ = kind
         self._class_bank: ClassBank | None = None  # a refit backend makes the banked classes stale
         with torch_seeded(check_rng(self.random_state)):
@@ -129,9 +156,11 @@ class LASIUMBackend(_Base):
                 self._fit_external(X)
         return self
 
-    def _fit_builtin(self, X: torch.Tensor) -> None:
+    def _fit_builtin(self, X: ImageSource) -> None:
         kind = self.backend_kind_
         self.image_shape_ = tuple(int(s) for s in X.shape[1:])
+        shape = (self.image_shape_[0], self.image_shape_[1], self.image_shape_[2])
+        self.architecture_ = default_lasium_architecture(shape) if self.architecture == "auto" else self.architecture
         self._init_modules()
         self.backend_.to(self._device())
         settings = backends.TrainingSettings(
@@ -145,7 +174,8 @@ class LASIUMBackend(_Base):
         self.backend_.eval()
         self.loss_curve_, self.loss_terms_ = log.arrays()
         self.n_iter_, self.fit_time_ = log.n_iter, log.fit_time
-        self.line_drawings_ = is_line_drawing(X)
+        self.line_drawings_ = is_line_drawing(X.preview())
+        self.anchor_images_: torch.Tensor | ImageSource
         if kind == "gan":
             self.anchor_images_ = torch.zeros(0, *self.image_shape_)
             self.latent_mean_ = self.latent_log_variance_ = torch.zeros(0, self._setting("latent_dim"))
@@ -155,7 +185,7 @@ class LASIUMBackend(_Base):
                 self.backend_, kind, X, self.decode_batch_size, self._device()
             )
 
-    def _fit_external(self, X: torch.Tensor | None) -> None:
+    def _fit_external(self, X: ImageSource | None) -> None:
         """A user's generator or codec (or a metaaug autoencoder): fit if needed, encode ``X``, probe the decoder."""
         start = time.perf_counter()
         backend = self._fitted_custom_backend(X) if X is not None else self.backend
@@ -188,11 +218,11 @@ class LASIUMBackend(_Base):
                 f"must match them (got {self.image_shape_}); leave them None"
             )
         self.anchor_images_ = X.cpu() if X is not None else torch.zeros(0, *self.image_shape_)
-        self.line_drawings_ = X is not None and is_line_drawing(X)
+        self.line_drawings_ = X is not None and is_line_drawing(X.preview())
         self.loss_curve_, self.loss_terms_ = backends.TrainingLog().arrays()
         self.n_iter_, self.fit_time_ = 0, time.perf_counter() - start
 
-    def _fitted_custom_backend(self, X: torch.Tensor) -> Any:
+    def _fitted_custom_backend(self, X: ImageSource) -> Any:
         if isinstance(self.backend, str):  # "ae", "intae", "augintae": a new metaaug autoencoder
             return backends.fit_autoencoder(
                 self.backend,
@@ -202,6 +232,7 @@ class LASIUMBackend(_Base):
                 latent_dim=self.latent_dim,
                 hidden=self.hidden,
                 lr=self.lr,
+                architecture=None if self.architecture == "auto" else self.architecture,
                 verbose=self.verbose,
                 device=self.device,
             )
@@ -230,5 +261,5 @@ class LASIUMBackend(_Base):
         if not isinstance(getattr(self, "backend_", None), InterpolativeAutoencoder):
             return False
         if getattr(self, "line_drawings_", None) is None:  # models saved before the attribute existed
-            self.line_drawings_ = is_line_drawing(self.anchor_images_)
+            self.line_drawings_ = is_line_drawing(as_image_source(self.anchor_images_).preview())
         return bool(self.line_drawings_)

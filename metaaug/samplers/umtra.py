@@ -17,6 +17,7 @@ from metaaug.augment import AffineRanges, apply_params, sample_params
 from metaaug.base import MetaaugEstimator
 from metaaug.constraints import Interval, Options
 from metaaug.data.images import as_images
+from metaaug.data.sources import as_image_source
 from metaaug.data.tasks import Task, check_task_args, split_episodes
 from metaaug.samplers._common import distinct_indices
 from metaaug.samplers._grid import TaskPlotMixin
@@ -38,8 +39,10 @@ class UMTRA(TaskPlotMixin, MetaaugEstimator):
     augmentation : None, "characters", "natural", AffineRanges or callable, default None
         How in-class samples are made. ``None`` picks ``"characters"`` (random
         rotation, translation, scale, shear: :meth:`AffineRanges.characters`)
-        for one-channel images and ``"natural"`` (half the rotation/shear,
-        larger shifts, scale changes that act as crops, colour jitter) for RGB.
+        for one-channel images and ``"natural"`` (AugIntAE's RGB ranges: half
+        the rotation/shear, shifts of +-8 px at any image size, scale changes
+        that act as crops, colour jitter, symmetric padding:
+        :meth:`AffineRanges.natural`) for RGB.
         An :class:`~metaaug.augment.AffineRanges` sets the ranges; both run
         batched. A callable (e.g. a torchvision v2 ``Compose``) is applied to
         one ``(C, H, W)`` image at a time, so its random parameters differ per
@@ -105,9 +108,9 @@ class UMTRA(TaskPlotMixin, MetaaugEstimator):
     def fit(self, X: Any, y: Any = None) -> UMTRA:
         """Store the unlabeled images ``X`` (``y`` is ignored)."""
         self._validate_params()
-        X = as_images(X, min_count=2)
+        X = as_image_source(X, min_count=2)
         self.image_shape_ = tuple(int(s) for s in X.shape[1:])
-        self.images_ = X.cpu()
+        self.images_ = X.cpu()  # uint8 images stay uint8; a Dataset stays on disk
         return self
 
     def augment(self, images: Any, random_state: RandomState = None) -> torch.Tensor:
@@ -122,7 +125,7 @@ class UMTRA(TaskPlotMixin, MetaaugEstimator):
         if isinstance(ranges, AffineRanges):
             device = self._device()
             params = sample_params(len(images), ranges, images.shape[-1])
-            out = apply_params(images.to(device), params.to(device)).cpu()
+            out = apply_params(images.to(device), params.to(device), ranges.padding_mode).cpu()
         else:
             out = torch.stack([torch.as_tensor(ranges(image)).float() for image in images])
             if out.shape != images.shape:
