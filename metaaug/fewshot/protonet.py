@@ -165,11 +165,14 @@ class ProtoNetClassifier(FewShotClassifier):
         """Mean query accuracy and 95% CI, embedding up to ``chunk`` tasks per forward pass.
 
         ``tasks`` is a list or any iterable of tasks; an iterator (e.g.
-        ``sampler.iter_tasks(1000, ...)``) is read one forward pass at a time,
-        so memory does not grow with the number of tasks. A forward pass also
+        ``sampler.iter_tasks(1000, ...)``) is read one group of tasks at a
+        time, so memory does not grow with the number of tasks. A group also
         stops adding tasks once their images hold ``max_pixels`` pixels (32
         tasks of 80 28x28 images are 2 million, one task of 80 84x84 images
-        0.56 million), which bounds the activations' memory at large sizes.
+        0.56 million), and its images go through the network at most
+        ``max_pixels / 4`` pixels at a time (the network is in evaluation
+        mode, so this changes no feature), which bounds the activations'
+        memory at large image sizes.
         """
         self._check_fitted()
         accs: list[float] = []
@@ -179,7 +182,8 @@ class ProtoNetClassifier(FewShotClassifier):
                 if not accs:
                     check_image_shape(group[0].support_x, self.image_shape_, name="task images")
                 images = torch.cat([x for t in group for x in (t.support_x, t.query_x)]).to(device)
-                features = self.model_(images)
+                per_pass = max(1, max_pixels // (4 * images.shape[-2] * images.shape[-1]))
+                features = torch.cat([self.model_(images[i : i + per_pass]) for i in range(0, len(images), per_pass)])
                 sizes = [n for t in group for n in (len(t.support_x), len(t.query_x))]
                 parts = features.split(sizes)
                 for i, task in enumerate(group):
