@@ -21,24 +21,32 @@ library's convention; :func:`as_image_source` builds one from any of the above.
 
 from __future__ import annotations
 
-import math
 import os
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from metaaug.data.image_conversion import (
+    CHANNEL_COUNTS,
+    SCAN_CHUNK,
+    _is_pil,
+    _item_image,
+    _item_path,
+    _known_labels,
+    _pair,
+    _pil_array,
+    _resize,
+    _storage_tensor,
+    _to_float,
+)
+from metaaug.data.image_folder import ImageFolderDataset
 from metaaug.data.images import as_labels
 
-_CHANNEL_COUNTS = (1, 3)  # grey or RGB
-_RANGE_TOLERANCE = 1e-4
-_SCAN_CHUNK = 4096  # images per step when scanning a whole array (range checks, statistics)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+__all__ = ["ArrayImages", "DatasetImages", "ImageFolderDataset", "ImageSource", "InvertedImages", "as_image_source"]
 
 
 class ImageSource:
@@ -113,7 +121,7 @@ class ImageSource:
         """All images as one float32 tensor on :attr:`device` (allocates ``4 * N * C * H * W`` bytes)."""
         out = torch.empty(tuple(self.shape), dtype=torch.float32, device=self.device)
         start = 0
-        for batch in self.batches(_SCAN_CHUNK):
+        for batch in self.batches(SCAN_CHUNK):
             out[start : start + len(batch)] = batch
             start += len(batch)
         return out
@@ -249,7 +257,7 @@ class DatasetImages(ImageSource):
             raise ValueError(f"{name} must be a map-style Dataset (with __getitem__ and __len__)")
         if len(dataset) == 0:
             raise ValueError(f"{name} is an empty dataset: it holds no images")
-        if channels is not None and channels not in _CHANNEL_COUNTS:
+        if channels is not None and channels not in CHANNEL_COUNTS:
             raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
@@ -329,139 +337,6 @@ class DatasetImages(ImageSource):
         return out
 
 
-# ----------------------------------------------------------------- folders
-class ImageFolderDataset(torch.utils.data.Dataset):
-    """The images of a folder, read lazily: one subfolder per class, or image files directly in it.
-
-    All files are opened once at construction to read their size and colour
-    mode (headers only, no decoding), so that a folder of mixed sizes, a file
-    that is not an image or an empty class folder is reported before any
-    training starts.
-
-    Parameters
-    ----------
-    root : str or Path
-    image_size : int or (int, int), optional
-        Resize every image to this size; without it, all files must have the same size.
-    channels : {1, 3}, optional
-        1 reads grey, 3 RGB; by default RGB when any file has colour, else grey.
-    skip_invalid : bool, default=False
-        Skip files that cannot be read as images (with one warning naming them)
-        instead of raising an error.
-
-    Attributes
-    ----------
-    samples : list of (Path, int)
-        The files and their class index (``-1`` for a folder without class subfolders).
-    targets : list of int
-    classes : list of str
-        Class subfolder names (empty for a flat folder).
-    """
-
-    def __init__(
-        self,
-        root: str | Path,
-        image_size: int | tuple[int, int] | None = None,
-        channels: int | None = None,
-        skip_invalid: bool = False,
-    ) -> None:
-        from PIL import Image, UnidentifiedImageError
-
-        root = Path(root)
-        if not root.is_dir():
-            raise ValueError(f"{root} is not a folder of images")
-        if channels is not None and channels not in _CHANNEL_COUNTS:
-            raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
-        top = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
-        subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        candidates: list[tuple[Path, int]] = []
-        self.classes: list[str] = []
-        if subfolders:
-            for label, folder in enumerate(subfolders):
-                files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-                if not files:
-                    raise ValueError(
-                        f"class folder {folder} is empty; remove it or put its images in it "
-                        "(each subfolder of the image folder is one class)"
-                    )
-                self.classes.append(folder.name)
-                candidates.extend((f, label) for f in files)
-        else:
-            candidates = [(f, -1) for f in top]
-        if not candidates:
-            raise ValueError(f"no images found under {root}: expected image files or one subfolder of images per class")
-        samples: list[tuple[Path, int]] = []
-        sizes: dict[tuple[int, int], Path] = {}
-        colour = False
-        invalid: list[str] = []
-        for path, label in candidates:
-            try:
-                with Image.open(path) as opened:
-                    size = (opened.height, opened.width)
-                    colour = (
-                        colour
-                        or opened.mode not in ("1", "L", "LA", "I", "I;16", "F", "P")
-                        or (opened.mode == "P" and _palette_has_colour(opened))
-                    )
-            except (UnidentifiedImageError, OSError) as err:
-                if not skip_invalid:
-                    raise ValueError(
-                        f"cannot read {path} as an image ({type(err).__name__}: {err}); remove it, or pass "
-                        "skip_invalid=True to skip such files with a warning"
-                    ) from None
-                invalid.append(str(path))
-                continue
-            sizes.setdefault(size, path)
-            samples.append((path, label))
-        if invalid:
-            shown = ", ".join(invalid[:3]) + (f" and {len(invalid) - 3} more" if len(invalid) > 3 else "")
-            warnings.warn(f"skipped {len(invalid)} file(s) that are not readable images: {shown}", stacklevel=2)
-        if not samples:
-            raise ValueError(f"no readable images under {root}")
-        if subfolders:
-            present = {label for _, label in samples}
-            emptied = [self.classes[i] for i in range(len(self.classes)) if i not in present]
-            if emptied:
-                raise ValueError(f"class folder(s) {emptied} under {root} hold no readable image")
-        self.size = None if image_size is None else _pair(image_size)
-        if self.size is None and len(sizes) > 1:
-            (size_a, file_a), (size_b, file_b) = list(sizes.items())[:2]
-            raise ValueError(
-                f"the images under {root} have different sizes: {file_a} is {size_a[0]}x{size_a[1]} and {file_b} is "
-                f"{size_b[0]}x{size_b[1]} ({len(sizes)} sizes in all); pass image_size=(H, W) to resize them all"
-            )
-        self.root = root
-        self.samples = samples
-        self.targets = [label for _, label in samples]
-        self.channels = channels or (3 if colour else 1)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        from PIL import Image
-
-        path, label = self.samples[index]
-        try:
-            with Image.open(path) as opened:
-                image = opened.convert("L" if self.channels == 1 else "RGB")
-                if self.size is not None and (image.height, image.width) != self.size:
-                    image = image.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
-                pixels = np.asarray(image, dtype=np.uint8)
-        except OSError as err:
-            raise ValueError(f"cannot decode {path}: {err}") from None
-        array = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
-        return torch.from_numpy(np.ascontiguousarray(array)), label
-
-
-def _palette_has_colour(image: Any) -> bool:
-    try:
-        return image.convert("RGB").getextrema() != image.convert("L").convert("RGB").getextrema()
-    except OSError:
-        return True
-
-
-# ----------------------------------------------------------------- entry point
 def as_image_source(
     X: Any,
     *,
@@ -537,189 +412,3 @@ def as_image_source(
     if min(source.shape[2:]) < 2:
         raise ValueError(f"{name} images are too small: shape {tuple(source.shape)}")
     return source
-
-
-# ----------------------------------------------------------------- helpers
-def _pair(size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        pair = (int(size), int(size))
-    elif isinstance(size, Sequence) and len(size) == 2 and all(isinstance(s, (int, np.integer)) for s in size):
-        pair = (int(size[0]), int(size[1]))
-    else:
-        raise ValueError(f"image_size must be an int or (height, width), got {size!r}")
-    if min(pair) < 2:
-        raise ValueError(f"image_size must be at least 2 pixels a side, got {size!r}")
-    return pair
-
-
-def _storage_tensor(data: Any, name: str) -> torch.Tensor:
-    """``data`` as an ``(N, C, H, W)`` tensor in its storage dtype (uint8 or float32), checked, without copying
-    uint8 data."""
-    if isinstance(data, np.ndarray):
-        if data.dtype == object:
-            raise ValueError(f"{name} has dtype object; expected uint8 or float images")
-        if not data.flags.c_contiguous:
-            data = np.ascontiguousarray(data)
-        with warnings.catch_warnings():  # a read-only memmap: torch never writes into it
-            warnings.simplefilter("ignore", UserWarning)
-            tensor = torch.from_numpy(data)
-    elif isinstance(data, torch.Tensor):
-        tensor = data.detach()
-    else:
-        raise ValueError(f"{name} must be a numpy array or torch tensor of images, got {type(data).__name__}")
-    if tensor.ndim not in (3, 4):
-        raise ValueError(
-            f"{name} must have 3 dims (N, H, W) or 4 dims (N, C, H, W) / (N, H, W, C); got shape {tuple(tensor.shape)}"
-        )
-    if tensor.shape[0] < 1 or tensor.numel() == 0:
-        raise ValueError(f"{name} is empty or too small: shape {tuple(tensor.shape)}, need at least 1 image(s)")
-    if tensor.dtype == torch.bool:
-        tensor = tensor.to(torch.uint8) * 255
-    elif tensor.is_floating_point():
-        tensor = tensor.float()
-        lo, hi = _check_float_range(tensor, name)
-        if lo < 0 or hi > 1:  # rounding errors within the tolerance
-            tensor = tensor.clamp(0.0, 1.0)
-    elif tensor.dtype != torch.uint8:
-        raise ValueError(f"{name} has dtype {tensor.dtype}; expected uint8, bool or float images")
-    if tensor.ndim == 3:
-        tensor = tensor.unsqueeze(1)
-    elif tensor.shape[1] not in _CHANNEL_COUNTS and tensor.shape[-1] in _CHANNEL_COUNTS:
-        tensor = tensor.permute(0, 3, 1, 2)
-    elif tensor.shape[1] not in _CHANNEL_COUNTS:
-        raise ValueError(
-            f"{name} with shape {tuple(tensor.shape)} has no channel axis of size 1 or 3 "
-            "at position 1 (N, C, H, W) or -1 (N, H, W, C)"
-        )
-    return tensor
-
-
-def _check_float_range(tensor: torch.Tensor, name: str) -> tuple[float, float]:
-    """Refuse NaN, infinite values and values outside [0, 1], scanning in chunks (no full-size temporary)."""
-    lo, hi, bad = math.inf, -math.inf, 0
-    for chunk in tensor.split(_SCAN_CHUNK):
-        finite = torch.isfinite(chunk)
-        if not bool(finite.all()):
-            bad += int((~finite).sum())
-            continue
-        lo, hi = min(lo, float(chunk.min())), max(hi, float(chunk.max()))
-    if bad:
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
-    if lo < -_RANGE_TOLERANCE or hi > 1 + _RANGE_TOLERANCE:
-        hint = (
-            "; they look normalised with a mean and standard deviation: undo it (X * std + mean) before passing them"
-            if lo < -_RANGE_TOLERANCE
-            else ""
-        )
-        raise ValueError(
-            f"{name} has float values in [{lo:.4g}, {hi:.4g}], outside [0, 1]; "
-            f"pass uint8 (0..255) or floats scaled to [0, 1]{hint}"
-        )
-    return lo, hi
-
-
-def _is_pil(value: Any) -> bool:
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow is a dependency of torchvision
-        return False
-    return isinstance(value, Image.Image)
-
-
-def _pil_array(image: Any, index: int, name: str, channels: int | None) -> np.ndarray:
-    if not _is_pil(image):
-        raise ValueError(f"{name}[{index}] is a {type(image).__name__}; a list must hold only PIL images")
-    mode = "L" if (channels == 1 or (channels is None and image.mode in ("1", "L", "LA", "I", "F"))) else "RGB"
-    pixels = np.asarray(image.convert(mode), dtype=np.uint8)
-    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
-
-
-def _item_image(item: Any, index: int, where: str, channels: int | None) -> torch.Tensor:
-    """The image of a dataset item as a ``(C, H, W)`` uint8 or float32 tensor, checked."""
-    image = item[0] if isinstance(item, (tuple, list)) else item
-    if isinstance(item, dict):
-        raise ValueError(f"{where} is a dict; the dataset must return an image or an (image, label) tuple")
-    if _is_pil(image):
-        array = _pil_array(image, index, where, channels)
-        return torch.from_numpy(np.ascontiguousarray(array))
-    if isinstance(image, np.ndarray) and image.dtype != object:
-        tensor = torch.from_numpy(np.ascontiguousarray(image))
-        if tensor.ndim == 3 and tensor.shape[0] not in _CHANNEL_COUNTS and tensor.shape[-1] in _CHANNEL_COUNTS:
-            tensor = tensor.permute(2, 0, 1)
-    elif isinstance(image, torch.Tensor):
-        tensor = image.detach().cpu()
-    else:
-        raise ValueError(
-            f"{where} returned a {type(image).__name__}, not an image: the dataset must return a PIL image, a numpy "
-            "array (H, W) / (H, W, C) or a tensor (C, H, W), alone or first in an (image, label) tuple"
-        )
-    if tensor.ndim == 2:
-        tensor = tensor.unsqueeze(0)
-    if tensor.ndim != 3 or tensor.shape[0] not in _CHANNEL_COUNTS or min(tensor.shape[1:]) < 2:
-        raise ValueError(f"{where} is not an image: shape {tuple(tensor.shape)}, expected (C, H, W) with C 1 or 3")
-    if tensor.dtype == torch.bool:
-        tensor = tensor.to(torch.uint8) * 255
-    elif tensor.is_floating_point():
-        tensor = tensor.float()
-        lo, hi = float(tensor.min()), float(tensor.max())
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise ValueError(f"{where} contains NaN or infinite values")
-        if lo < -_RANGE_TOLERANCE or hi > 1 + _RANGE_TOLERANCE:
-            raise ValueError(
-                f"{where} has values in [{lo:.4g}, {hi:.4g}], outside [0, 1]; the dataset's transform seems to "
-                "normalise with a mean and standard deviation: drop transforms.Normalize (metaaug expects images "
-                "in [0, 1], e.g. from transforms.ToTensor()) or return uint8 / PIL images"
-            )
-        tensor = tensor.clamp(0.0, 1.0)
-    elif tensor.dtype != torch.uint8:
-        raise ValueError(f"{where} has dtype {tensor.dtype}; expected uint8, bool or float images")
-    if channels is not None and tensor.shape[0] != channels:
-        tensor = _convert_channels(tensor, channels)
-    return tensor
-
-
-def _convert_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
-    if channels == 3:
-        return image.expand(3, -1, -1).contiguous()
-    weights = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)  # ITU-R 601 luma, as PIL's convert("L")
-    grey = (image.float() * weights).sum(0, keepdim=True)
-    return grey.round().clamp(0, 255).to(torch.uint8) if image.dtype == torch.uint8 else grey
-
-
-def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """A ``(C, H, W)`` image resized to ``size`` (bilinear, antialiased when shrinking), in its own dtype."""
-    shrink = size[0] < image.shape[-2] or size[1] < image.shape[-1]
-    out = F.interpolate(image[None].float(), size=size, mode="bilinear", align_corners=False, antialias=shrink)[0]
-    if image.dtype == torch.uint8:
-        return out.round().clamp(0, 255).to(torch.uint8)
-    return out.clamp(0.0, 1.0)
-
-
-def _to_float(image: torch.Tensor) -> torch.Tensor:
-    return image.float().div_(255.0) if image.dtype == torch.uint8 else image.float()
-
-
-def _known_labels(dataset: Any) -> torch.Tensor | None:
-    """Labels a dataset lists without decoding its images, or ``None``."""
-    mapping = getattr(dataset, "indices_to_labels", None)  # learn2learn MetaDataset
-    if isinstance(mapping, dict) and len(mapping) == len(dataset):
-        return torch.tensor([int(mapping[i]) for i in range(len(dataset))], dtype=torch.int64)
-    for attribute in ("targets", "labels", "_labels"):
-        values = getattr(dataset, attribute, None)
-        if values is None or isinstance(values, str):
-            continue
-        try:
-            labels = torch.as_tensor(np.asarray(values))
-        except (TypeError, ValueError):
-            continue
-        if labels.ndim == 1 and len(labels) == len(dataset) and not labels.is_floating_point():
-            return None if bool((labels < 0).all()) else labels.long()
-    return None
-
-
-def _item_path(dataset: Any, index: int) -> str | None:
-    samples = getattr(dataset, "samples", None) or getattr(dataset, "imgs", None)
-    if isinstance(samples, list) and 0 <= index < len(samples):
-        entry = samples[index]
-        return str(entry[0] if isinstance(entry, (tuple, list)) else entry)
-    return None
