@@ -181,6 +181,8 @@ class MetaaugEstimator(BaseEstimator):
 
     _parameter_constraints: ClassVar[Mapping[str, Sequence[Any]]] = {}
     _renamed: ClassVar[dict[str, str]] = {}
+    #: whether ``fit`` splits its work across the ranks of a running torch.distributed process group
+    _data_parallel: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

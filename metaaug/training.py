@@ -8,10 +8,13 @@ import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from metaaug.distributed import DataParallel
 
 
 @dataclass(frozen=True)
@@ -58,12 +61,23 @@ class TrainingBudget:
 
     Yields the step index and shows a tqdm bar. ``elapsed`` and ``completed``
     are readable afterwards (the estimators store them as fitted attributes).
+    In a data-parallel fit (``group``), the ranks vote after every step so
+    that all stop at the same step when the time runs out on any of them, and
+    only rank 0 shows the bar.
     Inside an estimator's ``fit`` that has a ``max_time``, the budget also
     stops when that outer ``max_time`` runs out (nested training included);
     at least one step always runs.
     """
 
-    def __init__(self, n_steps: int, max_time: float | None, desc: str, verbose: bool = True, unit: str = "it") -> None:
+    def __init__(
+        self,
+        n_steps: int,
+        max_time: float | None,
+        desc: str,
+        verbose: bool = True,
+        unit: str = "it",
+        group: DataParallel | None = None,
+    ) -> None:
         if int(n_steps) < 1:
             raise ValueError(f"the training budget must be >= 1 step, got {n_steps}")
         if max_time is not None and max_time <= 0:
@@ -75,7 +89,8 @@ class TrainingBudget:
         self.n_steps = int(n_steps)
         self.max_time = max_time
         self.desc = desc
-        self.verbose = verbose
+        self.group = group
+        self.verbose = verbose and (group is None or group.is_main)
         self.unit = unit
         self.completed = 0
         self.elapsed = 0.0
@@ -97,7 +112,10 @@ class TrainingBudget:
                 self.completed = step + 1
                 self.bar.update(1)
                 self.elapsed = time.perf_counter() - start
-                if self.max_time is not None and self.elapsed >= self.max_time:
+                out_of_time = self.max_time is not None and self.elapsed >= self.max_time
+                if self.group is not None and step + 1 < self.n_steps:
+                    out_of_time = self.group.any(out_of_time)
+                if out_of_time:
                     break
         finally:
             self.elapsed = time.perf_counter() - start

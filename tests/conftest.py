@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -36,3 +40,36 @@ def dev_split(omniglot_root):
 def digits():
     """sklearn digits as (X (1797, 1, 8, 8), y)."""
     return load_digits()
+
+
+DISTRIBUTED_WORKER = Path(__file__).with_name("_distributed_worker.py")
+
+
+@pytest.fixture(scope="session")
+def two_ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Run tests/_distributed_worker.py on 2 CPU processes (gloo), once; each rank's results.
+
+    The processes get the environment variables ``torchrun`` would set; its
+    agent process is left out, so that it does not compete for the 2 cores.
+    """
+    out = tmp_path_factory.mktemp("distributed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2"}
+    env.update({"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"})
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, str(DISTRIBUTED_WORKER), str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=DISTRIBUTED_WORKER.parent.parent,
+            env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)},
+        )
+        for rank in range(2)
+    ]
+    outputs = [process.communicate(timeout=240) for process in ranks]
+    for process, (stdout, stderr) in zip(ranks, outputs):
+        assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]

@@ -7,6 +7,8 @@ no interpreter start-up per case). The drawing helpers are in test_plotting.py.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -50,6 +52,19 @@ def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     )
 
 
+def run_in_process(*args: str) -> subprocess.CompletedProcess:
+    """``metaaug ARGS`` in this process: the code path of ``run_cli`` minus interpreter start-up, output captured."""
+    out, err = io.StringIO(), io.StringIO()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        torch.set_num_threads(threads)
+    return subprocess.CompletedProcess(["metaaug", *args], code, out.getvalue(), err.getvalue())
+
+
 def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -82,7 +97,7 @@ def korean_seed_files(tmp_path_factory, omniglot_root) -> Path:
 def lofgan_on_omniglot(tmp_path_factory, omniglot_root) -> Path:
     """A tiny LoFGAN fitted through the CLI on the Tagalog alphabet, with labels."""
     path = tmp_path_factory.mktemp("models") / "lofgan.pt"
-    result = run_cli(
+    result = run_in_process(
         "fit",
         "lofgan",
         "--data",
@@ -106,13 +121,15 @@ def lofgan_on_omniglot(tmp_path_factory, omniglot_root) -> Path:
 @pytest.fixture(scope="module")
 def lasium_on_digits(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "lasium.pt"
-    result = run_cli("fit", "lasium", "--data", "digits", "--out", str(path), "--seed", "0", "--quiet", *TINY_LASIUM)
+    result = run_in_process(
+        "fit", "lasium", "--data", "digits", "--out", str(path), "--seed", "0", "--quiet", *TINY_LASIUM
+    )
     assert result.returncode == 0, result.stderr
     assert "fitted LASIUM" in result.stdout and str(path) in result.stdout
     return path
 
 
-# ------------------------------------------------------------ end to end (subprocess)
+# ------------------------------------------------------------ end to end (subprocess, or in process where marked)
 def test_help_for_every_command():
     top = run_cli("--help")
     assert top.returncode == 0
@@ -138,7 +155,7 @@ def test_fit_lasium_on_digits_then_sample_tasks(lasium_on_digits, tmp_path):
     assert model.get_params()["epochs"] == 1 and model.get_params()["random_state"] == 0
 
     tasks_file = tmp_path / "tasks.pt"
-    result = run_cli(
+    result = run_in_process(
         "sample-tasks",
         str(lasium_on_digits),
         "--n-tasks",
@@ -193,7 +210,7 @@ def test_fit_lofgan_on_omniglot_then_generate(lofgan_on_omniglot, korean_seed_fi
     assert type(model).__name__ == "LoFGAN" and tuple(model.image_shape_) == (1, 28, 28)
 
     out_dir = tmp_path / "generated"
-    result = run_cli(
+    result = run_in_process(
         "generate",
         str(lofgan_on_omniglot),
         "--seeds",
@@ -532,3 +549,25 @@ def test_fit_writes_the_loss_curve_and_says_when_it_inverts(tmp_path, capsys):
     with Image.open(curve) as image:
         assert image.width > image.height > 100
     assert metaaug.load(out).loss_curve_.size > 0
+
+
+def test_fit_few_shot_classifiers_on_labels_or_on_a_fitted_sampler(lasium_on_digits, tmp_path):
+    small = ["--param", "n_iterations=2", "--param", "hidden=8", "--quiet", "--no-plot", "--seed", "0"]
+    result = run_in_process("fit", "protonet", "--data", "digits", "--out", str(tmp_path / "p.pt"), *small)
+    assert result.returncode == 0, result.stderr
+    assert "fitted ProtoNetClassifier" in result.stdout and metaaug.load(tmp_path / "p.pt").n_iter_ == 2
+    result = run_in_process(
+        "fit", "maml", "--tasks-from", str(lasium_on_digits), "--out", str(tmp_path / "m.pt"), *small
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"on tasks from {lasium_on_digits} (LASIUM)" in result.stdout
+    unlabeled = tmp_path / "images.npy"
+    np.save(unlabeled, np.random.default_rng(0).random((20, 1, 8, 8), dtype=np.float32))
+    for args, fragment in [
+        (["fit", "lasium", "--tasks-from", str(lasium_on_digits)], "--tasks-from applies to maml and protonet"),
+        (["fit", "protonet"], "needs either labeled --data or --tasks-from"),
+        (["fit", "protonet", "--data", "digits", "--tasks-from", str(lasium_on_digits)], "not both"),
+        (["fit", "protonet", "--data", str(unlabeled)], "has no labels"),
+        (["fit", "maml", "--tasks-from", str(tmp_path / "p.pt")], "not a task sampler"),
+    ]:
+        assert_user_error(run_in_process(*args, "--out", str(tmp_path / "x.pt")), fragment)

@@ -24,7 +24,7 @@ from metaaug.cli.io import (
     save_generated_files,
     save_generated_grid,
 )
-from metaaug.cli.parser import METHODS, call_kwargs, estimator_params, parse_assignments
+from metaaug.cli.parser import META_LEARNERS, METHODS, call_kwargs, estimator_params, parse_assignments
 from metaaug.data.sources import ImageSource
 
 # methods whose fit(X, y) uses labels when given (the others ignore y: they are unsupervised)
@@ -128,52 +128,129 @@ def loss_curve_path(out: Path) -> Path:
 
 
 def command_fit(args: argparse.Namespace) -> int:
+    """``metaaug fit``; under ``torchrun`` every process trains its share and rank 0 prints and writes."""
+    from metaaug.distributed import init_from_environment
+
+    started = init_from_environment(timeout=args.dist_timeout)
+    try:
+        return _fit_and_save(args)
+    finally:
+        import torch.distributed as dist
+
+        if started and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _fit_and_save(args: argparse.Namespace) -> int:
     from metaaug.data.images import looks_inverted
+    from metaaug.distributed import current_group
 
     estimator = _fit_estimator(args)
     name = type(estimator).__name__
+    group = current_group()
+    main = group is None or group.is_main
+    say: Callable[..., None] = print if main else (lambda *_, **__: None)
+    where = "" if group is None else f" on {group.world_size} processes (data-parallel)"
+    if group is not None and not getattr(estimator, "_data_parallel", False):
+        raise UsageError(
+            f"{args.method} does not train data-parallel; run 'metaaug fit {args.method}' without torchrun "
+            f"(data-parallel methods: {', '.join(sorted(data_parallel_methods()))})"
+        )
     if args.labels and args.method not in USES_LABELS:
         raise UsageError(
             f"{args.method} learns from unlabeled images only; --labels applies to {', '.join(sorted(USES_LABELS))}"
         )
+    if args.tasks_from is not None and args.method not in META_LEARNERS:
+        raise UsageError(f"--tasks-from applies to {' and '.join(sorted(META_LEARNERS))}, not {args.method}")
+    if (args.data is None) == (args.tasks_from is None):
+        if args.method in META_LEARNERS:
+            raise UsageError(f"{args.method} needs either labeled --data or --tasks-from a fitted sampler (not both)")
+        if args.data is None:
+            raise UsageError("--data is required")
     out = Path(args.out)
-    check_writable(out)
-    if not args.no_plot:
-        check_writable(loss_curve_path(out), "the loss curve")
+    if main:
+        check_writable(out)
+        if not args.no_plot:
+            check_writable(loss_curve_path(out), "the loss curve")
     # every parameter value is checked now, before the data is read and the training runs
     estimator._validate_params()
     estimator._validate_relations()
 
-    print(f"loading {args.data} ...", flush=True)
+    if args.tasks_from is not None:
+        sampler = load_model(args.tasks_from, args.device)
+        if not hasattr(sampler, "sample_tasks"):
+            raise UsageError(f"--tasks-from {args.tasks_from} holds a {type(sampler).__name__}, not a task sampler")
+        return _fit_meta_learner_on_sampler(estimator, sampler, args, out, say, where, main)
+    say(f"loading {args.data} ...", flush=True)
     X, y, description = load_training_data(
         args.data, args.image_size, args.alphabets, getattr(args, "skip_invalid", False)
     )
     if args.labels and y is None:
         raise UsageError(f"--labels given but {args.data} has no labels")
+    if args.method in META_LEARNERS and y is None:
+        raise UsageError(
+            f"{args.method} meta-trains on labeled tasks, and {args.data} has no labels: give a folder with one "
+            "subfolder per class, or --tasks-from a fitted sampler (e.g. metaaug fit lasium --data ... --out lasium.pt)"
+        )
     probe = X.preview() if isinstance(X, ImageSource) else X
     if args.invert == "yes" or (args.invert == "auto" and looks_inverted(probe)):
         X = X.inverted() if isinstance(X, ImageSource) else 1.0 - X
         why = "as asked" if args.invert == "yes" else "they look drawn dark on a light background"
-        print(f"inverted the images so ink is 1.0 ({why}; --invert no keeps them as they are)", flush=True)
-    print(f"fitting {name} on {description}, images {tuple(X.shape[1:])}", flush=True)
+        say(f"inverted the images so ink is 1.0 ({why}; --invert no keeps them as they are)", flush=True)
+    say(f"fitting {name} on {description}, images {tuple(X.shape[1:])}{where}", flush=True)
     start = time.perf_counter()
-    if args.labels:
+    if args.labels or args.method in META_LEARNERS:
         estimator.fit(X, y)
     else:
         estimator.fit(X)
-    elapsed = time.perf_counter() - start
+    return _save_fitted(estimator, out, time.perf_counter() - start, args.no_plot, main, say)
+
+
+def _fit_meta_learner_on_sampler(
+    estimator: Any,
+    sampler: Any,
+    args: argparse.Namespace,
+    out: Path,
+    say: Callable[..., None],
+    where: str,
+    main: bool,
+) -> int:
+    name = type(estimator).__name__
+    say(f"fitting {name} on tasks from {args.tasks_from} ({type(sampler).__name__}){where}", flush=True)
+    start = time.perf_counter()
+    estimator.fit(sampler)
+    return _save_fitted(estimator, out, time.perf_counter() - start, args.no_plot, main, say)
+
+
+def _save_fitted(estimator: Any, out: Path, elapsed: float, no_plot: bool, main: bool, say: Callable[..., None]) -> int:
+    """Rank 0 (or the single process) writes the model and its loss curve."""
+    name = type(estimator).__name__
+    if not main:
+        return 0
     try:
         estimator.save(out)
     except (OSError, RuntimeError) as err:
         raise UsageError(f"cannot write {out}: {one_line(err)}") from err
-    print(f"fitted {name} in {elapsed:.1f} s -> {out}")
+    say(f"fitted {name} in {elapsed:.1f} s -> {out}")
     curve = getattr(estimator, "loss_curve_", None)
-    if not args.no_plot and curve is not None and len(curve) > 0:
+    if not no_plot and curve is not None and len(curve) > 0:
         from metaaug.plotting import save_loss_curve
 
         path = save_loss_curve(curve, loss_curve_path(out), title=f"{name} training loss")
-        print(f"training-loss curve ({len(curve)} steps) -> {path}")
+        say(f"training-loss curve ({len(curve)} steps) -> {path}")
     return 0
+
+
+def data_parallel_methods() -> list[str]:
+    """The ``metaaug fit`` methods whose estimators train data-parallel under ``torchrun``."""
+    methods = []
+    for method in METHODS:
+        try:
+            if getattr(estimator_class(method), "_data_parallel", False):
+                methods.append(method)
+        except UsageError:  # an estimator whose optional dependency is not installed
+            continue
+    return methods
 
 
 def command_sample_tasks(args: argparse.Namespace) -> int:

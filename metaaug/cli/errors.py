@@ -21,4 +21,6 @@ def is_user_error(err: BaseException) -> bool:
         return True
     from sklearn.exceptions import NotFittedError
 
-    return isinstance(err, NotFittedError)
+    from metaaug.distributed import DistributedTrainingError
+
+    return isinstance(err, (NotFittedError, DistributedTrainingError))

@@ -20,7 +20,11 @@ METHODS = {
     "augintae": "AugIntAE",
     "lofgan": "LoFGAN",
     "metafavae": "MetaFAVAE",
+    "protonet": "ProtoNetClassifier",
+    "maml": "MAMLClassifier",
 }
+# the few-shot classifiers: they meta-train on labeled images or on the tasks of a fitted sampler
+META_LEARNERS = frozenset({"protonet", "maml"})
 
 
 # limits checked before any work: larger requests would exhaust memory rather than fail cleanly
@@ -45,6 +49,17 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
 
     parse.__name__ = "integer"
     return parse
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type``: a number > 0 (seconds), else a one-line error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -189,16 +204,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = commands.add_parser(
         "fit",
-        help="fit a sampler or generator and save it",
-        description="Fit a task sampler or generator on images and save it (load it back with metaaug.load).",
+        help="fit a sampler, generator or few-shot classifier and save it",
+        description="Fit a task sampler, generator or few-shot classifier on images and save it (load it back "
+        "with metaaug.load). Under torchrun (torchrun --nproc_per_node=N -m metaaug fit ...) protonet, maml and "
+        "the generators train data-parallel.",
     )
     fit.add_argument("method", choices=sorted(METHODS), help="which estimator")
     fit.add_argument(
         "--data",
-        required=True,
         metavar="PATH|digits|omniglot-subset",
         help="'digits', 'omniglot-subset' (the Omniglot subset shipped with metaaug), an Omniglot "
         "folder/zip, a folder of images (one subfolder per class for labels) or a .npy/.npz/.pt array file",
+    )
+    fit.add_argument(
+        "--tasks-from",
+        metavar="sampler.pt",
+        help="protonet, maml: meta-train on the tasks of a fitted sampler (lasium, umtra, cactus) instead of "
+        "labeled --data",
     )
     fit.add_argument("--out", required=True, metavar="model.pt", help="where to save the fitted model")
     fit.add_argument(
@@ -236,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, help="random_state")
     fit.add_argument("--device", help="'auto', 'cpu' or 'cuda'")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument(
+        "--dist-timeout",
+        type=positive_float,
+        default=600.0,
+        metavar="SECONDS",
+        help="under torchrun: how long a process waits for the others at a synchronisation before it gives up (600)",
+    )
     fit.add_argument(
         "--no-plot", action="store_true", help="do not write the training-loss curve (model.loss.png next to the model)"
     )

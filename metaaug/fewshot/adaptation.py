@@ -24,5 +24,5 @@ def finetune_and_predict(
         optimizer.zero_grad(set_to_none=True)
         F.cross_entropy(learner(support_x), support_y).backward()
         optimizer.step()
-    with torch.no_grad():
+    with torch.inference_mode():
         return learner(query_x).argmax(1)

@@ -81,6 +81,14 @@ class MAMLClassifier(FewShotClassifier):
     warm_start : bool
         If True, ``fit`` on a fitted model continues meta-training from its
         current weights instead of starting over (sklearn's convention).
+    precision : {"fp32", "bf16", "fp16"}, default "fp32"
+        Arithmetic of the meta-training forward passes: ``"bf16"`` runs them
+        under bfloat16 autocast (CPU and CUDA), ``"fp16"`` under float16
+        autocast with loss scaling (CUDA only). Weights stay float32;
+        prediction and evaluation run in float32.
+    prefetch : bool, default True
+        Sample the next meta-batches in a background thread while the network
+        trains. The tasks and the result are the same either way.
 
     Notes
     -----
@@ -125,6 +133,8 @@ class MAMLClassifier(FewShotClassifier):
         random_state: Any = None,
         device: str = "auto",
         warm_start: bool = False,
+        precision: str = "fp32",
+        prefetch: bool = True,
     ) -> None:
         self.n_ways = n_ways
         self.k_shot = k_shot
@@ -142,6 +152,8 @@ class MAMLClassifier(FewShotClassifier):
         self.random_state = random_state
         self.device = device
         self.warm_start = warm_start
+        self.precision = precision
+        self.prefetch = prefetch
 
     @classmethod
     def paper_preset(cls, dataset: str, **params: Any) -> MAMLClassifier:

@@ -1,4 +1,4 @@
-"""The shared base of AE, IntAE and AugIntAE: configuration, training loop and sampling.
+"""The shared base of AE, IntAE and AugIntAE: configuration and training loop (sampling: ``interpolative_sampling``).
 
 An :class:`InterpolativeAutoencoder` encodes images onto the unit sphere and
 decodes spherical interpolations between the latents of two seeds of a class.
@@ -19,16 +19,15 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from metaaug._random import RandomState, check_rng, torch_generator, torch_seeded
-from metaaug.augment.affine import AffineRanges, apply_params, augmentation_triplets, sample_params
-from metaaug.augment.interpolate import check_alpha, slerp
-from metaaug.base import MetaaugEstimator, TrainingBudget, check_count, check_request_size
+from metaaug._random import RandomState, check_rng, torch_seeded
+from metaaug.augment.affine import AffineRanges, augmentation_triplets
+from metaaug.base import MetaaugEstimator, TrainingBudget
 from metaaug.constraints import Interval, Options
-from metaaug.data.images import as_images, check_image_shape
 from metaaug.data.sources import ImageSource, as_image_source
+from metaaug.distributed import DataParallel, batch_share, current_group, failing_stops_all, split_torch_streams
+from metaaug.generators.interpolative_sampling import InterpolativeSampling
 from metaaug.nets.autoencoders import (
     ARCHITECTURES,
     Encoder,
@@ -38,10 +37,8 @@ from metaaug.nets.autoencoders import (
     default_latent_dim,
     discriminator,
 )
-from metaaug.nets.modes import eval_mode
 
 AUGMENTATIONS = ("auto", "characters", "characters-no-shear", "natural", "none")
-SINGLE_SEED_MODES = ("error", "augment")
 
 # constraints of the parameters the three autoencoders share
 AUTOENCODER_CONSTRAINTS: dict[str, Sequence[Any]] = {
@@ -73,7 +70,7 @@ class GeneratorStep(NamedTuple):
     reals: torch.Tensor | None = None
 
 
-class InterpolativeAutoencoder(MetaaugEstimator):
+class InterpolativeAutoencoder(MetaaugEstimator, InterpolativeSampling):
     """Shared base of :class:`~metaaug.AE`, :class:`~metaaug.IntAE` and :class:`~metaaug.AugIntAE`.
 
     Subclasses implement :meth:`_generator_loss` (one training step's loss
@@ -85,6 +82,7 @@ class InterpolativeAutoencoder(MetaaugEstimator):
 
     _parameter_constraints: ClassVar[dict[str, Sequence[Any]]] = AUTOENCODER_CONSTRAINTS
     _renamed: ClassVar[dict[str, str]] = {"width": "hidden", "loss_history_": "loss_curve_", "n_steps_": "n_iter_"}
+    _data_parallel: ClassVar[bool] = True
 
     #: decay the learning rate 10x at these fractions of training (non-adversarial models)
     lr_milestones = (0.35, 0.70)
@@ -138,9 +136,19 @@ class InterpolativeAutoencoder(MetaaugEstimator):
 
         Runs ``epochs`` passes of ``batch_size`` (fewer if ``max_time`` runs
         out first) with a tqdm bar when ``verbose``.
+
+        When a ``torch.distributed`` process group with several processes is
+        running (e.g. under ``torchrun``), call ``fit`` on every rank with the
+        same parameters: all ranks share the order of the images, each trains
+        on its contiguous share of every batch with augmentations of its own,
+        gradients (and the critic's balance statistic) are averaged across
+        ranks, and all ranks end with the same networks.
         """
         self._validate_params()
         X = as_image_source(X, name="X", min_count=2)
+        group = current_group()
+        owner = type(self).__name__
+        rng = group.common_rng(self.random_state, owner) if group is not None else check_rng(self.random_state)
         channels, height, width = (int(s) for s in X.shape[1:])
         shape = (channels, height, width)
         architecture = default_architecture(shape) if self.architecture == "auto" else self.architecture
@@ -150,10 +158,15 @@ class InterpolativeAutoencoder(MetaaugEstimator):
         self.image_shape_ = shape
         self.architecture_ = architecture
         self.latent_dim_ = int(self.latent_dim or default_latent_dim(architecture))
-        rng = check_rng(self.random_state)
-        with torch_seeded(rng):
+        with torch_seeded(rng), failing_stops_all(group):
             self._init_modules()
-            budget, curve, terms = self._train(X.to(self._device()))
+            shared = None
+            if group is not None:
+                group.check_parameters(self._networks(), owner)
+                shared = split_torch_streams(group, rng)
+            budget, curve, terms = self._train(X.to(self._device()), group, shared)
+            if group is not None:
+                group.average_buffers(self._networks())
         self.loss_curve_ = np.asarray(curve, dtype=np.float32)
         if terms:
             self.loss_terms_ = {name: np.asarray(values, dtype=np.float32) for name, values in terms.items()}
@@ -163,15 +176,33 @@ class InterpolativeAutoencoder(MetaaugEstimator):
             self.k_ = float(self._k)
         return self
 
-    def _train(self, data: ImageSource) -> tuple[TrainingBudget, list[float], dict[str, list[float]]]:
-        """The optimisation loop: the budget run, the loss per step and each loss term per step."""
+    def _networks(self) -> list[nn.Module]:
+        critic: nn.Module | None = getattr(self, "discriminator_", None)
+        return [self.encoder_, self.decoder_] + ([critic] if critic is not None else [])
+
+    @staticmethod
+    def _permutation(n: int, device: torch.device, shared: torch.Generator | None) -> torch.Tensor:
+        """The order of one epoch: from torch's global RNG, or from ``shared`` (equal on every rank)."""
+        if shared is None:
+            return torch.randperm(n, device=device)
+        return torch.randperm(n, generator=shared).to(device)
+
+    def _train(
+        self, data: ImageSource, group: DataParallel | None = None, shared: torch.Generator | None = None
+    ) -> tuple[TrainingBudget, list[float], dict[str, list[float]]]:
+        """The optimisation loop: the budget run, the loss per step and each loss term per step.
+
+        With a process group, ``shared`` (see :func:`metaaug.distributed.split_torch_streams`)
+        draws the epochs' order and each rank trains on its share of every batch.
+        """
         device = data.device
         batch_size = min(int(self.batch_size), len(data))
         steps_per_epoch = math.ceil(len(data) / batch_size)
         n_steps = int(self.epochs) * steps_per_epoch
         ranges = self._ranges()
         modules = [self.encoder_, self.decoder_]
-        optimiser = torch.optim.Adam([p for m in modules for p in m.parameters()], lr=self.lr)
+        parameters = [p for m in modules for p in m.parameters()]
+        optimiser = torch.optim.Adam(parameters, lr=self.lr)
         critic: nn.Module | None = getattr(self, "discriminator_", None)
         critic_optimiser = (
             torch.optim.Adam(critic.parameters(), lr=self.lr, betas=(0.5, 0.999)) if critic is not None else None
@@ -182,22 +213,30 @@ class InterpolativeAutoencoder(MetaaugEstimator):
         decays = 0
         curve: list[float] = []
         terms: dict[str, list[float]] = {}
-        budget = TrainingBudget(n_steps, self.max_time, type(self).__name__, self.verbose)
-        order = torch.randperm(len(data), device=device)
+        budget = TrainingBudget(n_steps, self.max_time, type(self).__name__, self.verbose, group=group)
+        order = self._permutation(len(data), device, shared)
         for step in budget:
             if critic is None:
                 progress = step / n_steps
                 if self.max_time is not None:
-                    progress = max(progress, budget.elapsed / self.max_time)
+                    elapsed = budget.elapsed / self.max_time
+                    if group is not None:  # the ranks' clocks differ: agree on one value
+                        (elapsed,) = group.mean([elapsed])
+                    progress = max(progress, elapsed)
                 wanted = sum(progress >= m for m in self.lr_milestones)
                 while decays < wanted:
                     decays += 1
-                    for group in optimiser.param_groups:
-                        group["lr"] *= 0.1
+                    for param_group in optimiser.param_groups:
+                        param_group["lr"] *= 0.1
             position = step % steps_per_epoch
             if position == 0 and step > 0:
-                order = torch.randperm(len(data), device=device)
-            batch = data[order[position * batch_size : (position + 1) * batch_size]]
+                order = self._permutation(len(data), device, shared)
+            indices = order[position * batch_size : (position + 1) * batch_size]
+            weight = 1.0
+            if group is not None:
+                start, stop = batch_share(group, len(indices))
+                indices, weight = indices[start:stop], float(stop - start)
+            batch = data[indices]
             if ranges is None:
                 a = b = c = batch
                 alpha = torch.rand(len(batch), device=device)
@@ -206,12 +245,14 @@ class InterpolativeAutoencoder(MetaaugEstimator):
             result = self._generator_loss(a, b, c, alpha)
             optimiser.zero_grad(set_to_none=True)
             result.loss.backward()
+            # one transfer per step for the total and its terms
+            values = torch.stack([result.loss.detach(), *(t.detach() for t in result.terms.values())]).tolist()
+            if group is not None:
+                values = group.all_reduce_gradients(parameters, weight, values)
             optimiser.step()
             if critic is not None and critic_optimiser is not None:
                 assert result.fakes is not None and result.reals is not None, "a critic needs fakes and reals"
-                self._critic_step(critic, critic_optimiser, result.reals, result.fakes.detach())
-            # one transfer per step for the total and its terms
-            values = torch.stack([result.loss.detach(), *(t.detach() for t in result.terms.values())]).tolist()
+                self._critic_step(critic, critic_optimiser, result.reals, result.fakes.detach(), group, weight)
             curve.append(budget.track(values[0]))
             for name, value in zip(result.terms, values[1:]):
                 terms.setdefault(name, []).append(value)
@@ -253,140 +294,33 @@ class InterpolativeAutoencoder(MetaaugEstimator):
         return self._k * gamma.detach() * loss
 
     def _critic_step(
-        self, critic: nn.Module, optimiser: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor
+        self,
+        critic: nn.Module,
+        optimiser: torch.optim.Optimizer,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        group: DataParallel | None = None,
+        weight: float = 1.0,
     ) -> None:
-        """LSGAN critic update; then (models using k) k <- clip(k - 0.001 (1 - (D(real) - D(fake))), 0, 1)."""
+        """LSGAN critic update; then (models using k) k <- clip(k - 0.001 (1 - (D(real) - D(fake))), 0, 1).
+
+        With a process group the critic's gradients and the gap ``D(real) - D(fake)``
+        are averaged across ranks (weighted by ``weight``, the share's size), so ``k`` stays equal on all ranks.
+        """
         scores = critic(torch.cat([real, fake])).view(-1)
         real_score, fake_score = scores[: len(real)], scores[len(real) :]
         loss = 0.5 * ((real_score - 1).pow(2).mean() + fake_score.pow(2).mean())
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
+        gaps = [float((real_score.mean() - fake_score.mean()).detach())] if self._uses_k() else []
+        if group is not None:
+            gaps = group.all_reduce_gradients(critic.parameters(), weight, gaps)
         optimiser.step()
-        if self._uses_k():
-            gap = float((real_score.mean() - fake_score.mean()).detach())
-            self._k = min(1.0, max(0.0, self._k - 0.001 * (1.0 - gap)))
+        if gaps:
+            self._k = min(1.0, max(0.0, self._k - 0.001 * (1.0 - gaps[0])))
 
     def _restore_fitted(self, fitted: dict) -> None:
         super()._restore_fitted(fitted)
         # files saved before the rename hold a list of per-epoch means under loss_history_
         if isinstance(getattr(self, "loss_curve_", None), list):
             self.loss_curve_ = np.asarray(self.loss_curve_, dtype=np.float32)
-
-    # ----------------------------------------------------------------- sampling
-    def _check_images(self, images: Any, name: str) -> torch.Tensor:
-        self._check_fitted()
-        images = as_images(images, name=name)
-        check_image_shape(images, self.image_shape_, name=name)
-        return images
-
-    def _batched(self, module: nn.Module, inputs: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
-        device = self._device()
-        size = batch_size or max(1024, int(self.batch_size))
-        with torch.no_grad(), eval_mode(module):
-            outs = [module(inputs[i : i + size].to(device)) for i in range(0, len(inputs), size)]
-        return torch.cat(outs)
-
-    def encode(self, images: Any) -> torch.Tensor:
-        """Unit-norm latents ``(N, latent_dim_)`` of ``images`` (batched, no grad)."""
-        images = self._check_images(images, "images")
-        return self._batched(self.encoder_, images)
-
-    def decode(self, latents: Any) -> torch.Tensor:
-        """Images ``(N, C, H, W)`` in [0, 1] from latents (projected onto the unit sphere first)."""
-        self._check_fitted()
-        latents = torch.as_tensor(latents, dtype=torch.float32)
-        if latents.ndim != 2 or latents.shape[1] != self.latent_dim_:
-            raise ValueError(f"latents must be shaped (N, {self.latent_dim_}), got {tuple(latents.shape)}")
-        if len(latents) == 0:
-            raise ValueError("latents is empty")
-        if not bool(torch.isfinite(latents).all()):
-            raise ValueError("latents contain NaN or infinite values")
-        return self._batched(self.decoder_, F.normalize(latents, dim=1))
-
-    def reconstruct(self, images: Any) -> torch.Tensor:
-        """``decode(encode(images))``."""
-        return self.decode(self.encode(images))
-
-    def reconstruction_error(self, images: Any, metric: str = "l1") -> float:
-        """Mean per-pixel reconstruction error (``"l1"``: absolute, ``"l2"``: squared)."""
-        if metric not in ("l1", "l2"):
-            raise ValueError(f"metric must be 'l1' or 'l2', got {metric!r}")
-        images = self._check_images(images, "images")
-        diff = self.reconstruct(images).cpu() - images.cpu()
-        return float(diff.abs().mean() if metric == "l1" else diff.pow(2).mean())
-
-    def interpolate(self, a: Any, b: Any, alphas: Any) -> torch.Tensor:
-        """Decoded spherical interpolations between each ``a[i]`` and ``b[i]``.
-
-        Returns ``(N, len(alphas), C, H, W)``; ``alphas`` in [0, 1], 0 gives
-        (the reconstruction of) ``a``, 1 gives ``b``.
-        """
-        a = self._check_images(a, "a")
-        b = self._check_images(b, "b")
-        if len(a) != len(b):
-            raise ValueError(f"a has {len(a)} images but b has {len(b)}")
-        alphas = torch.as_tensor(alphas, dtype=torch.float32).reshape(-1)
-        if len(alphas) == 0:
-            raise ValueError("alphas is empty")
-        check_alpha(alphas, "alphas")
-        za, zb = self.encode(a), self.encode(b)
-        m = len(alphas)
-        z = slerp(za.repeat_interleave(m, 0), zb.repeat_interleave(m, 0), alphas.to(za.device).repeat(len(a)))
-        return self.decode(z).reshape(len(a), m, *self.image_shape_)
-
-    def generate(
-        self,
-        seeds: Any,
-        n: int,
-        random_state: RandomState = None,
-        alpha: float | None = None,
-        single_seed: str = "error",
-    ) -> torch.Tensor:
-        """``n`` new images of the class shown by ``seeds``, shape ``(n, C, H, W)``.
-
-        Each image decodes ``slerp(E(s_i), E(s_j), alpha)`` for a random pair of
-        distinct seeds; ``alpha`` is drawn from U(0, 1) per image unless given
-        (the paper's data hallucination uses 0.5). All pairs are encoded and
-        decoded in batches under ``no_grad``.
-
-        Parameters
-        ----------
-        seeds : images
-            At least 2 images of one class (1 with ``single_seed="augment"``).
-        n : int
-            Number of images, >= 1.
-        random_state : None, int or Generator
-        alpha : float in [0, 1], optional
-        single_seed : "error" or "augment"
-            With one seed, ``"augment"`` interpolates between two random
-            augmentations of it (the AugIntAE training views) instead of
-            raising.
-        """
-        seeds = self._check_images(seeds, "seeds")
-        n = check_count(n, "n")
-        check_request_size(n, self.image_shape_, f"{type(self).__name__}.generate", self._device())
-        if single_seed not in SINGLE_SEED_MODES:
-            raise ValueError(f"single_seed must be one of {SINGLE_SEED_MODES}, got {single_seed!r}")
-        if alpha is not None:
-            check_alpha(alpha)
-        n = int(n)
-        gen = torch_generator(check_rng(random_state))
-        device = self._device()
-        if len(seeds) < 2:
-            if single_seed == "error":
-                raise ValueError(
-                    "generate needs at least 2 seeds to interpolate, got 1; pass "
-                    "single_seed='augment' to interpolate between augmentations of the one seed"
-                )
-            ranges = self._ranges() or AffineRanges.characters()
-            views = seeds.expand(2 * n, *seeds.shape[1:]).contiguous()
-            params = sample_params(2 * n, ranges, seeds.shape[-1], gen)
-            views = apply_params(views, params, ranges.padding_mode)
-            start, end = self.encode(views).chunk(2)
-        else:
-            latents = self.encode(seeds)
-            first = torch.randint(len(seeds), (n,), generator=gen)
-            other = (first + torch.randint(1, len(seeds), (n,), generator=gen)) % len(seeds)
-            start, end = latents[first.to(latents.device)], latents[other.to(latents.device)]
-        weights = torch.rand(n, generator=gen) if alpha is None else torch.full((n,), float(alpha))
-        return self.decode(slerp(start, end, weights.to(device)))

@@ -21,6 +21,7 @@ from metaaug.clustering import pseudo_labels
 from metaaug.constraints import Constraint, Interval, Options
 from metaaug.data.images import as_images, as_labels, check_image_shape
 from metaaug.data.sources import ImageSource, as_image_source
+from metaaug.distributed import DataParallel, current_group, failing_stops_all, split_torch_streams
 from metaaug.generators.lofgan_training import (
     LOSS_TERMS,
     ClassTaskSampler,
@@ -204,6 +205,7 @@ class LoFGAN(MetaaugEstimator):
     Measured quality, downstream gains and speed are in ``docs/lofgan.md``.
     """
 
+    _data_parallel: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, Sequence[Any]]] = {
         "k_shot": [Interval(Integral, 2, None)],
         "eta": [Interval(Real, 0, 1, closed="right")],
@@ -313,10 +315,19 @@ class LoFGAN(MetaaugEstimator):
 
     # --------------------------------------------------------------------- fit
     def fit(self, X: Any, y: Any = None) -> LoFGAN:
-        """Train on images ``X`` with class labels ``y`` (or k-means pseudo-labels when ``y`` is None)."""
+        """Train on images ``X`` with class labels ``y`` (or k-means pseudo-labels when ``y`` is None).
+
+        When a ``torch.distributed`` process group with several processes is
+        running (e.g. under ``torchrun``), call ``fit`` on every rank with the
+        same parameters: each rank draws ``meta_batch_size / world_size``
+        tasks per step from a stream of its own, both networks' gradients are
+        averaged across ranks, and all ranks end with the same networks.
+        """
         self._validate_params()
         X = as_image_source(X, min_count=2)
-        rng = check_rng(self.random_state)
+        group = current_group()
+        rng = group.common_rng(self.random_state, "LoFGAN") if group is not None else check_rng(self.random_state)
+        share = group.split(int(self.meta_batch_size), "meta_batch_size", "LoFGAN") if group is not None else None
         self.classes_, self.labels_ = keep_classes(self._labels(X, y, rng), int(self.k_shot))
         config = self._network_config()
         check_image_size(X.shape[2:], len(config["gen_channels"]) - 1, config["disc_blocks"])
@@ -325,19 +336,29 @@ class LoFGAN(MetaaugEstimator):
         keep = torch.from_numpy(self.labels_ >= 0)
         class_ids = torch.from_numpy(np.searchsorted(self.classes_, self.labels_[keep.numpy()]))
         n_steps = max(1, math.ceil(float(self.epochs) * int(keep.sum()) / self.meta_batch_size))
-        with torch_seeded(rng):
+        with torch_seeded(rng), failing_stops_all(group):
             self._init_modules()
             kaiming_init(self.generator_)
             kaiming_init(self.discriminator_)
+            if group is not None:
+                group.check_parameters([self.generator_, self.discriminator_], "LoFGAN")
+                split_torch_streams(group, rng)  # tasks and fusion plans from this rank's stream
             positions = keep.nonzero().flatten()
             sampler = ClassTaskSampler(X.to(device), class_ids.to(device), int(self.k_shot), positions)
-            self._train(sampler, n_steps)
+            self._train(sampler, n_steps, group, share)
+            if group is not None:
+                group.average_buffers([self.generator_, self.discriminator_])
         self.generator_.eval()
         self.discriminator_.eval()
         return self
 
-    def _train(self, sampler: ClassTaskSampler, n_steps: int) -> None:
-        """Alternate discriminator and generator updates for ``n_steps`` (or ``max_time``)."""
+    def _train(
+        self, sampler: ClassTaskSampler, n_steps: int, group: DataParallel | None = None, share: int | None = None
+    ) -> None:
+        """Alternate discriminator and generator updates for ``n_steps`` (or ``max_time``).
+
+        With a process ``group``, each step trains on this rank's ``share`` of the meta-batch.
+        """
         gen, disc = self.generator_, self.discriminator_
         gen_opt = torch.optim.Adam(gen.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         disc_opt = torch.optim.Adam(disc.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -345,14 +366,14 @@ class LoFGAN(MetaaugEstimator):
         disc.train()
         half = n_steps // 2
         history: dict[str, list[float]] = {key: [] for key in LOSS_TERMS}
-        budget = TrainingBudget(n_steps, self.max_time, desc="LoFGAN", verbose=self.verbose)
+        budget = TrainingBudget(n_steps, self.max_time, desc="LoFGAN", verbose=self.verbose, group=group)
         for step in budget:
             # the official schedule: constant, then linear decay to ~0 over the second half
             lr = self.lr * (1.0 - max(0, step - half) / half) if half > 0 else self.lr
             for opt in (gen_opt, disc_opt):
-                for group in opt.param_groups:
-                    group["lr"] = lr
-            seeds, classes = sampler.sample(int(self.meta_batch_size))
+                for param_group in opt.param_groups:
+                    param_group["lr"] = lr
+            seeds, classes = sampler.sample(int(self.meta_batch_size) if share is None else share)
             seeds = to_tanh_range(seeds)
             losses = lofgan_train_step(
                 gen,
@@ -365,6 +386,7 @@ class LoFGAN(MetaaugEstimator):
                 float(self.lambda_cls),
                 float(self.lambda_local),
                 float(self.lambda_gp),
+                group,
             )
             for key, value in losses.items():
                 history[key].append(budget.track(value, key))

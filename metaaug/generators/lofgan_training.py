@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from metaaug.data.sources import ImageSource
+from metaaug.distributed import DataParallel
 from metaaug.nets.lofgan import LoFGANDiscriminator, LoFGANGenerator, draw_fusion_plan, local_fusion_target
 
 LOSS_TERMS = ("loss_d", "adv_d", "cls_d", "gp", "loss_g", "adv_g", "cls_g", "local")
@@ -99,6 +100,7 @@ def lofgan_train_step(
     lambda_cls: float = 1.0,
     lambda_local: float = 0.5,
     lambda_gp: float = 10.0,
+    group: DataParallel | None = None,
 ) -> dict[str, float]:
     """One discriminator update then one generator update on a batch of tasks.
 
@@ -109,6 +111,10 @@ def lofgan_train_step(
     (hinge ``adv_d`` + ``lambda_cls`` x ``cls_d`` + ``lambda_gp`` x ``gp``)
     and the generator's total ``loss_g`` (hinge ``adv_g`` + ``lambda_cls`` x
     ``cls_g`` + ``lambda_local`` x ``local``).
+
+    With a process ``group`` (a data-parallel fit, each rank with its share
+    of the tasks), each network's gradients are averaged across ranks before
+    its update, and the returned values are the ranks' means.
     """
     n_tasks, k = seeds.shape[:2]
     grid = gen.feature_grid((int(seeds.shape[-2]), int(seeds.shape[-1])))
@@ -129,6 +135,9 @@ def lofgan_train_step(
     loss_adv_d = F.relu(1.0 - adv_real).mean() + F.relu(1.0 + adv_fake).mean()
     loss_d = loss_adv_d + lambda_cls * loss_cls_d + lambda_gp * penalty
     loss_d.backward()
+    d_values = torch.stack([loss_d, loss_adv_d, loss_cls_d, penalty]).detach().tolist()
+    if group is not None:
+        d_values = group.all_reduce_gradients(disc.parameters(), values=d_values)
     disc_opt.step()
 
     # generator: hinge + class CE on fakes + local reconstruction
@@ -146,15 +155,8 @@ def lofgan_train_step(
         loss_g.backward()
     finally:
         disc.requires_grad_(True)
+    g_values = torch.stack([loss_g, loss_adv_g, loss_cls_g, loss_local]).detach().tolist()
+    if group is not None:
+        g_values = group.all_reduce_gradients(gen.parameters(), values=g_values)
     gen_opt.step()
-    losses = {
-        "loss_d": loss_d,
-        "adv_d": loss_adv_d,
-        "cls_d": loss_cls_d,
-        "gp": penalty,
-        "loss_g": loss_g,
-        "adv_g": loss_adv_g,
-        "cls_g": loss_cls_g,
-        "local": loss_local,
-    }
-    return {key: value.item() for key, value in losses.items()}
+    return dict(zip(LOSS_TERMS, d_values + g_values))

@@ -21,6 +21,7 @@ from metaaug.clustering import pseudo_labels
 from metaaug.constraints import Interval, Options
 from metaaug.data.images import as_images, as_labels, check_image_shape
 from metaaug.data.sources import as_image_source
+from metaaug.distributed import current_group, failing_stops_all, split_torch_streams
 from metaaug.generators.adaptation_cache import AdaptationCache, seeds_key
 from metaaug.generators.metafavae_training import AlphaRange, InnerLoop, adapt_in_place, class_members, meta_train
 from metaaug.nets.blocks import reparameterize
@@ -180,8 +181,13 @@ class MetaFAVAE(MetaaugEstimator):
     * Without labels, classes are pseudo-labels
       (:func:`metaaug.clustering.pseudo_labels`); clusters smaller than
       ``n_seeds`` are skipped.
+    * Data-parallel (``torch.distributed`` with ``W`` processes): each outer
+      iteration adapts to ``W`` tasks, one per process, and steps along the
+      mean of their Reptile directions (batched Reptile, Nichol et al. 2018);
+      the paper's outer loop takes one task per iteration.
     """
 
+    _data_parallel: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, Sequence[Any]]] = {
         **dict.fromkeys(
             ("n_iterations", "n_seeds", "inner_iterations", "n_vae_steps", "n_g_steps", "n_feedback"), [_POSITIVE_INT]
@@ -283,11 +289,23 @@ class MetaFAVAE(MetaaugEstimator):
 
     # ------------------------------------------------------------------ fit (Algorithm 1)
     def fit(self, X: Any, y: Any = None) -> MetaFAVAE:
-        """Meta-train on ``X`` (classes from ``y``, or pseudo-labels when ``y`` is None)."""
+        """Meta-train on ``X`` (classes from ``y``, or pseudo-labels when ``y`` is None).
+
+        When a ``torch.distributed`` process group with ``W`` processes is
+        running (e.g. under ``torchrun``), call ``fit`` on every rank with the
+        same parameters. The paper's outer loop takes one task per iteration,
+        which cannot be split; instead each rank adapts to a task of its own
+        (drawn from a stream of its own) and the global networks take one
+        Reptile step along the mean of the ``W`` directions ``global -
+        adapted``: an outer meta-batch of ``W`` tasks (batched Reptile). So
+        ``n_iterations`` outer steps see ``W`` times as many tasks as in one
+        process, in about the same time. All ranks end with the same networks.
+        """
         self._validate_params()
         X = as_image_source(X, name="X", min_count=2)
         favae_downsamplings(X.shape[2], X.shape[3])  # rejects unusable image sizes before any work
-        rng = check_rng(self.random_state)
+        group = current_group()
+        rng = group.common_rng(self.random_state, "MetaFAVAE") if group is not None else check_rng(self.random_state)
         if y is None:
             members = class_members(pseudo_labels(X, self.n_clusters, random_state=draw_seed(rng)), self.n_seeds)
         else:
@@ -297,19 +315,27 @@ class MetaFAVAE(MetaaugEstimator):
         self.n_classes_ = len(members)
         self.adapt_seed_ = draw_seed(rng)
         self._adaptations = AdaptationCache[FAVAE]()
+        task_rng = group.rank_rng(rng) if group is not None else rng
 
         def draw_task() -> torch.Tensor:
-            cls = members[int(rng.integers(len(members)))]
-            pick = torch.from_numpy(rng.choice(len(cls), self.n_seeds, replace=False))
+            cls = members[int(task_rng.integers(len(members)))]
+            pick = torch.from_numpy(task_rng.choice(len(cls), self.n_seeds, replace=False))
             return X[cls[pick]].to(device)
 
         budget = TrainingBudget(
-            self.n_iterations, self.max_time, desc="MetaFAVAE" if self.feedback else "MetaAVAE", verbose=self.verbose
+            self.n_iterations,
+            self.max_time,
+            desc="MetaFAVAE" if self.feedback else "MetaAVAE",
+            verbose=self.verbose,
+            group=group,
         )
-        with torch_seeded(rng), torch_threads(self.n_threads):
+        with torch_seeded(rng), torch_threads(self.n_threads), failing_stops_all(group):
             self._init_modules()
+            if group is not None:
+                group.check_parameters([self.nets_], "MetaFAVAE")
+                split_torch_streams(group, rng)  # the inner loops' noise from this rank's stream
             self.loss_terms_: dict[str, np.ndarray] = meta_train(
-                self.nets_, draw_task, InnerLoop.of(self), self.outer_lr_vae, self.outer_lr_gan, budget
+                self.nets_, draw_task, InnerLoop.of(self), self.outer_lr_vae, self.outer_lr_gan, budget, group
             )
         self.loss_curve_ = self.loss_terms_["g"].copy()
         self.n_iter_ = budget.completed

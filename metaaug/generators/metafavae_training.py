@@ -23,6 +23,7 @@ from torch import nn
 from metaaug.augment.interpolate import lerp
 from metaaug.base import TrainingBudget
 from metaaug.constraints import Constraint
+from metaaug.distributed import DataParallel
 from metaaug.losses import mode_seeking_term
 from metaaug.nets.blocks import reparameterize
 from metaaug.nets.favae import FAVAE
@@ -223,16 +224,25 @@ def class_members(labels: torch.Tensor, n_seeds: int, refuse_small: bool = False
     return members
 
 
-def reptile_update(global_module: nn.Module, adapted_module: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+def reptile_update(
+    global_module: nn.Module,
+    adapted_module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    group: DataParallel | None = None,
+) -> None:
     """One Reptile outer step: gradient := (global - adapted), then ``optimizer.step()``.
 
     With plain SGD of learning rate ``lr`` the global parameters move by
     exactly ``lr * (adapted - global)``, i.e. toward the adapted weights; with
-    Adam (the paper's choice) by Adam's step on that gradient.
+    Adam (the paper's choice) by Adam's step on that gradient. With a process
+    ``group`` the gradient is the mean over the ranks' adapted copies
+    (batched Reptile: one task per rank).
     """
     with torch.no_grad():
         for glob, adapted in zip(global_module.parameters(), adapted_module.parameters(), strict=True):
             glob.grad = (glob - adapted.to(glob.device)).detach().clone()
+    if group is not None:
+        group.all_reduce_gradients(global_module.parameters())
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
 
@@ -244,11 +254,14 @@ def meta_train(
     outer_lr_vae: float,
     outer_lr_gan: float,
     budget: TrainingBudget,
+    group: DataParallel | None = None,
 ) -> dict[str, np.ndarray]:
     """Reptile meta-training of ``nets`` in place, one task from ``draw_task()`` per step of ``budget``.
 
     Returns the mean inner loss of each term per outer iteration (``nan``
     where a term had no step), as float32 arrays keyed by :data:`LOSS_TERMS`.
+    With a process ``group`` each rank adapts to its own task, the outer step
+    follows the mean direction and the losses are the ranks' means.
     """
     nets.train()
     fast = copy.deepcopy(nets)
@@ -264,7 +277,9 @@ def meta_train(
         x = draw_task()
         fast.load_state_dict(nets.state_dict())
         losses = adapt_in_place(fast, x, loop)
-        reptile_update(nets, fast, outer)
+        if group is not None:  # the same terms on every rank: the inner loop's settings are equal
+            losses = dict(zip(losses, group.mean(list(losses.values()))))
+        reptile_update(nets, fast, outer, group)
         for key, value in losses.items():
             budget.track(value, key)
         for key in history:

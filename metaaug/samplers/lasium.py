@@ -203,6 +203,8 @@ class LASIUM(LASIUMBackend, GeneratorPersistence, TaskPlotMixin, MetaaugEstimato
       paper tunes it per dataset in 0.25-1.0).
     """
 
+    #: every backend it trains (VAE, GAN, the autoencoders) trains data-parallel; a fitted one needs no training
+    _data_parallel: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, Sequence[Any]]] = {
         "backend": [Options(*BACKENDS), HasMethods("encode", "decode"), "callable"],
         "anchors": [Options(*ANCHORS)],

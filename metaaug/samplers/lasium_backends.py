@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from metaaug.base import TrainingBudget
 from metaaug.data.sources import ImageSource
+from metaaug.distributed import DataParallel, batch_share
 from metaaug.generators.autoencoders import AE, AugIntAE, IntAE
 from metaaug.losses import mode_seeking_term
 from metaaug.nets import eval_mode
@@ -40,7 +41,13 @@ NATURAL_DEFAULTS = {"vae": {"latent_dim": 512}, "gan": {"latent_dim": 512}}
 
 @dataclass
 class TrainingSettings:
-    """The backend's training budget and optimiser settings, resolved from LASIUM's parameters."""
+    """The backend's training budget and optimiser settings, resolved from LASIUM's parameters.
+
+    In a data-parallel fit, ``group`` is the process group and ``order`` the
+    torch generator, equal on every rank, that shuffles the epochs (see
+    :func:`metaaug.distributed.split_torch_streams`); each rank then trains
+    on its share of every batch.
+    """
 
     epochs: int
     batch_size: int
@@ -48,6 +55,8 @@ class TrainingSettings:
     max_time: float | None
     verbose: bool
     device: torch.device
+    group: DataParallel | None = None
+    order: torch.Generator | None = None
 
 
 @dataclass
@@ -74,18 +83,37 @@ class TrainingLog:
 def training_budget(
     X: torch.Tensor | ImageSource, settings: TrainingSettings, desc: str
 ) -> tuple[TrainingBudget, Iterator[torch.Tensor]]:
-    """The step budget (``epochs`` over ``X`` or ``max_time``) and an endless stream of shuffled batches."""
+    """The step budget (``epochs`` over ``X`` or ``max_time``) and an endless stream of shuffled batches.
+
+    In a data-parallel fit each batch is this rank's share of the batch all ranks drew together.
+    """
     n_batches = math.ceil(len(X) / settings.batch_size)
+    group = settings.group
     budget = TrainingBudget(
-        settings.epochs * n_batches, settings.max_time, desc, verbose=settings.verbose, unit="batch"
+        settings.epochs * n_batches, settings.max_time, desc, verbose=settings.verbose, unit="batch", group=group
     )
 
     def batches() -> Iterator[torch.Tensor]:
         while True:
-            for index in torch.randperm(len(X)).split(settings.batch_size):
+            for index in torch.randperm(len(X), generator=settings.order).split(settings.batch_size):
+                if group is not None:
+                    index = index[slice(*batch_share(group, len(index)))]
                 yield X[index].to(settings.device)
 
     return budget, batches()
+
+
+def _all_reduce(
+    group: DataParallel,
+    network: torch.nn.Module,
+    share: int,
+    loss: torch.Tensor,
+    terms: dict[str, torch.Tensor | float],
+) -> tuple[torch.Tensor, dict[str, torch.Tensor | float]]:
+    """Average ``network``'s gradients, ``loss`` and ``terms`` across ranks, weighted by each rank's ``share``."""
+    values = [float(loss.detach()), *(float(t.detach()) if isinstance(t, torch.Tensor) else t for t in terms.values())]
+    averaged = group.all_reduce_gradients(network.parameters(), weight=share, values=values)
+    return torch.tensor(averaged[0]), dict(zip(terms, averaged[1:]))
 
 
 # ------------------------------------------------------------------- the VAE
@@ -104,13 +132,17 @@ def train_vae(vae: ConvVAE, X: torch.Tensor | ImageSource, settings: TrainingSet
     budget, batches = training_budget(X, settings, "LASIUM VAE")
     log = TrainingLog()
     for _ in budget:
-        bce, kl = vae_loss_terms(vae, next(batches), beta)
+        images = next(batches)
+        bce, kl = vae_loss_terms(vae, images, beta)
         loss = bce + kl
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        terms: dict[str, torch.Tensor | float] = {"reconstruction": bce, "kl": kl}
+        if settings.group is not None:
+            loss, terms = _all_reduce(settings.group, vae, len(images), loss, terms)
         optimizer.step()
         budget.track(float(loss.detach()))
-        log.record(loss, reconstruction=bce, kl=kl)
+        log.record(loss, **terms)
         if len(log.loss_curve) % 10 == 0:
             budget.set_postfix(loss=float(np.mean(log.loss_curve[-10:])))
     log.n_iter, log.fit_time = budget.completed, budget.elapsed
@@ -152,6 +184,8 @@ def train_gan(
         d_loss = discriminator_loss(discriminator, fake, real)
         d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
+        if settings.group is not None:
+            d_loss, _ = _all_reduce(settings.group, discriminator, n, d_loss, {})
         d_optimizer.step()
 
         z1 = torch.randn(n, latent_dim, device=device)
@@ -167,10 +201,13 @@ def train_gan(
             g_loss = g_loss + seeking
         g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
+        terms: dict[str, torch.Tensor | float] = {"adversarial": adversarial, "mode_seeking": seeking}
+        if settings.group is not None:
+            g_loss, terms = _all_reduce(settings.group, generator, n, g_loss, terms)
         g_optimizer.step()
         budget.track(float(g_loss.detach()), "generator loss")
         budget.track(float(d_loss.detach()), "discriminator loss")
-        log.record(g_loss, adversarial=adversarial, mode_seeking=seeking, discriminator=d_loss)
+        log.record(g_loss, **terms, discriminator=d_loss)
         if len(log.loss_curve) % 10 == 0:
             budget.set_postfix(g_loss=float(np.mean(log.loss_curve[-10:])), d_loss=float(d_loss.detach()))
     log.n_iter, log.fit_time = budget.completed, budget.elapsed

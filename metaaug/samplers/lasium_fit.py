@@ -12,11 +12,15 @@ import time
 from numbers import Real
 from typing import TYPE_CHECKING, Any, Self
 
+import numpy as np
 import torch
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from metaaug._random import check_rng, torch_seeded
 from metaaug.data.images import is_line_drawing
 from metaaug.data.sources import ImageSource, as_image_source
+from metaaug.distributed import DistributedTrainingError, current_group, failing_stops_all, split_torch_streams
 from metaaug.generators.autoencoders import InterpolativeAutoencoder
 from metaaug.nets.autoencoders import ARCHITECTURES as AE_ARCHITECTURES
 from metaaug.nets.msgan import MSGANGenerator
@@ -136,6 +140,12 @@ class LASIUMBackend(_Base):
         anchors of the sampled tasks. A ready generator with ``"prior"``
         anchors needs no images (``fit()``); it is probed with a few latents
         to check its latent size and outputs and to read its output range.
+
+        When a ``torch.distributed`` process group with several processes is
+        running (e.g. under ``torchrun``), call ``fit`` on every rank with the
+        same parameters: the VAE / GAN (and an ``"ae"`` / ``"intae"`` /
+        ``"augintae"`` backend) trains data-parallel, each rank on its share
+        of every batch, and all ranks end with the same backend.
         """
         self._validate_params()
         kind = self._external_kind() or str(self.backend)
@@ -149,14 +159,16 @@ class LASIUMBackend(_Base):
             X = as_image_source(X, min_count=2)
         self.backend_kind_ = kind
         self._class_bank: ClassBank | None = None  # a refit backend makes the banked classes stale
-        with torch_seeded(check_rng(self.random_state)):
+        group = current_group()
+        rng = group.common_rng(self.random_state, "LASIUM") if group is not None else check_rng(self.random_state)
+        with torch_seeded(rng):
             if kind in ("vae", "gan"):
-                self._fit_builtin(X)
+                self._fit_builtin(X, rng)
             else:
                 self._fit_external(X)
         return self
 
-    def _fit_builtin(self, X: ImageSource) -> None:
+    def _fit_builtin(self, X: ImageSource, rng: np.random.Generator) -> None:
         kind = self.backend_kind_
         self.image_shape_ = tuple(int(s) for s in X.shape[1:])
         shape = (self.image_shape_[0], self.image_shape_[1], self.image_shape_[2])
@@ -166,11 +178,18 @@ class LASIUMBackend(_Base):
         settings = backends.TrainingSettings(
             self._setting("epochs"), self.batch_size, self._setting("lr"), self.max_time, self.verbose, self._device()
         )
-        if kind == "vae":
-            beta = 1.0 / self._setting("latent_dim") if self.beta is None else self.beta
-            log = backends.train_vae(self.backend_, X, settings, beta)
-        else:
-            log = backends.train_gan(self.backend_, X, settings, self.mode_seeking)
+        group = settings.group = current_group()
+        if group is not None:
+            group.check_parameters([self.backend_], "LASIUM")
+            settings.order = split_torch_streams(group, rng)
+        with failing_stops_all(group):
+            if kind == "vae":
+                beta = 1.0 / self._setting("latent_dim") if self.beta is None else self.beta
+                log = backends.train_vae(self.backend_, X, settings, beta)
+            else:
+                log = backends.train_gan(self.backend_, X, settings, self.mode_seeking)
+            if group is not None:
+                group.average_buffers([self.backend_])
         self.backend_.eval()
         self.loss_curve_, self.loss_terms_ = log.arrays()
         self.n_iter_, self.fit_time_ = log.n_iter, log.fit_time
@@ -236,7 +255,24 @@ class LASIUMBackend(_Base):
                 verbose=self.verbose,
                 device=self.device,
             )
+        if current_group() is not None:
+            self._check_parallel_backend()
         return fitted(self.backend, X)
+
+    def _check_parallel_backend(self) -> None:
+        """In a data-parallel fit, refuse a user's unfitted estimator whose ``fit`` would not split its work."""
+        backend = self.backend
+        if getattr(backend, "_data_parallel", False) or not hasattr(backend, "get_params"):
+            return
+        try:
+            check_is_fitted(backend)
+        except NotFittedError:
+            raise DistributedTrainingError(
+                f"LASIUM: the backend {type(backend).__name__} is not fitted and does not train data-parallel; "
+                "fit it first (in one process) and pass the fitted backend"
+            ) from None
+        except TypeError:  # not an estimator: nothing to fit
+            pass
 
     # step 3: decoding, in one batched pass
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
