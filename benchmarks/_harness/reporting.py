@@ -103,6 +103,26 @@ def section_text(title: str, wall_time: str, *blocks: str, note: str = "") -> st
     )
 
 
+def report_text(title: str, description: str, wall_seconds: float, *blocks: str, threads: bool = True) -> str:
+    """A stand-alone report: ``# title``, ``description``, the command, hardware and wall time, then ``blocks``."""
+    lines = [f"# {title}", "", description, "", f"Command: `{command_line()}`  "]
+    lines += [f"Hardware: {hardware_summary(include_threads=threads)}  ", f"Wall time: {wall_seconds:.0f} s"]
+    return "\n".join([*lines, *(line for block in blocks for line in ("", block)), ""])
+
+
+def publish_report(text: str, path: Path | None) -> None:
+    """Print ``text`` and, when ``path`` is given, write it there (creating the folder)."""
+    print(text)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def docstring_paragraph(doc: str | None, index: int = 1) -> str:
+    """Paragraph ``index`` of a module docstring on one line (a script's description of what it measures)."""
+    return (doc or "").split("\n\n")[index].replace("\n", " ")
+
+
 def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
     """A GitHub markdown table from a list of dicts (column order from the first row)."""
     if not rows:

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness.reporting import command_line, hardware_summary, markdown_table
+from benchmarks._harness.reporting import docstring_paragraph, markdown_table, publish_report, report_text
 
 METHODS = ("protonet", "maml")
 
@@ -138,24 +138,14 @@ def main() -> None:
             }
         )
     wall = time.perf_counter() - start
-    text = "\n".join(
-        [
-            "# Data-parallel meta-training: 2 processes against 1",
-            "",
-            (__doc__ or "").split("\n\n")[1].replace("\n", " "),
-            "",
-            f"Command: `{command_line()}`  ",
-            f"Hardware: {hardware_summary(include_threads=False)}  ",
-            f"Wall time: {wall:.0f} s",
-            "",
-            markdown_table(rows),
-            "",
-        ]
+    text = report_text(
+        "Data-parallel meta-training: 2 processes against 1",
+        docstring_paragraph(__doc__),
+        wall,
+        markdown_table(rows),
+        threads=False,
     )
-    print(text)
-    if args.write:
-        args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(text)
+    publish_report(text, args.write)
 
 
 if __name__ == "__main__":

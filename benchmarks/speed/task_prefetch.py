@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from benchmarks._harness.dev_split import load_dev_split
-from benchmarks._harness.reporting import command_line, hardware_summary, markdown_table
+from benchmarks._harness.reporting import docstring_paragraph, markdown_table, publish_report, report_text
 from benchmarks.tables._shared import env_threads
 from metaaug import LASIUM, ProtoNetClassifier
 
@@ -51,24 +51,10 @@ def main() -> None:
         )
         print(rows[-1], flush=True)
     wall = time.perf_counter() - start
-    text = "\n".join(
-        [
-            "# Waiting for LASIUM's tasks during meta-training",
-            "",
-            (__doc__ or "").split("\n\n")[1].replace("\n", " "),
-            "",
-            f"Command: `{command_line()}`  ",
-            f"Hardware: {hardware_summary()}  ",
-            f"Wall time: {wall:.0f} s",
-            "",
-            markdown_table(rows),
-            "",
-        ]
+    text = report_text(
+        "Waiting for LASIUM's tasks during meta-training", docstring_paragraph(__doc__), wall, markdown_table(rows)
     )
-    print(text)
-    if args.write:
-        args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(text)
+    publish_report(text, args.write)
 
 
 if __name__ == "__main__":

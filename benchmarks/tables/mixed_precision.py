@@ -20,7 +20,13 @@ from pathlib import Path
 import torch
 
 from benchmarks._harness.dev_split import load_dev_split
-from benchmarks._harness.reporting import command_line, format_accuracy, hardware_summary, markdown_table
+from benchmarks._harness.reporting import (
+    docstring_paragraph,
+    format_accuracy,
+    markdown_table,
+    publish_report,
+    report_text,
+)
 from benchmarks.tables._shared import env_threads
 from metaaug import ProtoNetClassifier
 from metaaug.data import LabeledTaskSampler
@@ -69,26 +75,14 @@ def main() -> None:
         print(rows[-1], flush=True)
     ratio = float(rows[1]["updates/s"]) / float(rows[0]["updates/s"])
     wall = time.perf_counter() - start
-    text = "\n".join(
-        [
-            "# bf16 autocast against float32 (ProtoNets, Omniglot dev split)",
-            "",
-            (__doc__ or "").split("\n\n")[1].replace("\n", " "),
-            "",
-            f"Command: `{command_line()}`  ",
-            f"Hardware: {hardware_summary()}  ",
-            f"Wall time: {wall:.0f} s",
-            "",
-            markdown_table(rows),
-            "",
-            f"bf16 runs {ratio:.2f}x as many meta-updates per second as float32.",
-            "",
-        ]
+    text = report_text(
+        "bf16 autocast against float32 (ProtoNets, Omniglot dev split)",
+        docstring_paragraph(__doc__),
+        wall,
+        markdown_table(rows),
+        f"bf16 runs {ratio:.2f}x as many meta-updates per second as float32.",
     )
-    print(text)
-    if args.write:
-        args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(text)
+    publish_report(text, args.write)
 
 
 if __name__ == "__main__":
