@@ -7,6 +7,8 @@ raised on it.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import time
 from pathlib import Path
@@ -16,6 +18,7 @@ import torch
 import torch.distributed as dist
 
 from metaaug import MAMLClassifier, ProtoNetClassifier
+from metaaug.cli import main as cli_main
 from metaaug.data.digits import load_digits
 from metaaug.data.tasks import LabeledTaskSampler
 from metaaug.distributed import init_from_environment
@@ -70,6 +73,16 @@ def error_of(fit: Any) -> str:
     return ""
 
 
+def cli_case(out: Path) -> dict[str, Any]:
+    """``metaaug fit protonet`` inside the running group: every rank trains, rank 0 prints and saves."""
+    printed = io.StringIO()
+    args = ["fit", "protonet", "--data", "digits", "--out", str(out / "cli.pt"), "--quiet", "--seed", "0"]
+    with contextlib.redirect_stdout(printed):
+        code = cli_main([*args, "--param", "n_iterations=3", "--param", "hidden=8", "--param", "k_query=2"])
+    dist.barrier()  # rank 0 has saved by now
+    return {"code": code, "stdout": printed.getvalue(), "saved": (out / "cli.pt").exists()}
+
+
 def main(out: Path) -> None:
     assert init_from_environment(timeout=60)
     rank = dist.get_rank()
@@ -94,6 +107,7 @@ def main(out: Path) -> None:
         lambda: ProtoNetClassifier(random_state=0, **{**SMALL, "meta_batch_size": 3}).fit(X, y)
     )
     result["same_tasks"] = error_of(lambda: ProtoNetClassifier(random_state=0, **SMALL).fit(FixedSampler(X, y)))
+    result["cli"] = cli_case(out)
     result["generators"] = generator_cases()
     # last: the failure leaves the process group (a new one would need a new rendezvous)
     start = time.perf_counter()

@@ -80,6 +80,14 @@ def test_bad_setups_are_refused_on_every_rank(two_ranks: list[dict[str, Any]]) -
         assert "same first task on all 2 processes" in result["same_tasks"]
 
 
+def test_cli_fit_trains_on_every_rank_and_rank_0_writes(two_ranks: list[dict[str, Any]]) -> None:
+    rank0, rank1 = (r["cli"] for r in two_ranks)
+    assert rank0["code"] == rank1["code"] == 0
+    assert "on 2 processes (data-parallel)" in rank0["stdout"] and "fitted ProtoNetClassifier" in rank0["stdout"]
+    assert rank1["stdout"] == ""  # only rank 0 prints
+    assert rank0["saved"] and rank1["saved"]  # the one file rank 0 wrote, seen from both ranks
+
+
 def test_a_failing_rank_stops_the_others_without_waiting(two_ranks: list[dict[str, Any]]) -> None:
     assert two_ranks[1]["failure"] == "RuntimeError: injected failure on rank 1"
     assert two_ranks[0]["failure"].startswith("DistributedTrainingError: the process group failed")
