@@ -4,7 +4,9 @@ Khodadadeh, Zehtabian, Vahidian, Wang, Liu & Bölöni, "Unsupervised
 Meta-Learning through Latent-Space Interpolation in Generative Models",
 ICLR 2021. Official code: github.com/siavash-khodadadeh/MetaLearning-TF2.0.
 
-This file is the estimator and the paper's sampling algorithm. Resolving,
+This file is the estimator and the paper's sampling algorithm; its steps in
+latent space (anchors, in-class latents by strategy) are in
+:mod:`metaaug.samplers.lasium_latents`. Resolving,
 fitting and decoding with the backend is in :mod:`metaaug.samplers.lasium_fit`
 (training loops: :mod:`metaaug.samplers.lasium_backends`; a user's generator:
 :mod:`metaaug.samplers.generator_backend`), saving a user's generator in
@@ -14,7 +16,6 @@ fitting and decoding with the backend is in :mod:`metaaug.samplers.lasium_fit`
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -26,23 +27,19 @@ from metaaug.augment import AffineRanges
 from metaaug.base import MetaaugEstimator
 from metaaug.constraints import HasMethods, Interval, Options
 from metaaug.data.tasks import Task, check_task_args, episodes_from_blocks
-from metaaug.generators.autoencoders import InterpolativeAutoencoder
 from metaaug.nets.autoencoders import ARCHITECTURES as AE_ARCHITECTURES
-from metaaug.nets.blocks import reparameterize
 from metaaug.nets.vae import LASIUM_ARCHITECTURES
 from metaaug.samplers import generator_backend as gb
 from metaaug.samplers import lasium_backends as backends
-from metaaug.samplers._common import augment_queries, default_query_shift, distinct_indices, separated
+from metaaug.samplers._common import augment_queries, default_query_shift
 from metaaug.samplers._grid import TaskPlotMixin
 from metaaug.samplers.class_bank import ClassBank
 from metaaug.samplers.lasium_fit import LASIUMBackend
 from metaaug.samplers.lasium_io import GeneratorPersistence
+from metaaug.samplers.lasium_latents import SIGMA2_DEFAULTS, LASIUMLatents  # noqa: F401  (SIGMA2_DEFAULTS: re-exported)
 
 BACKENDS = ("vae", "gan", *backends.AUTOENCODER_BACKENDS)
 ANCHORS = ("auto", "prior", "data")
-# variance of strategy "N" by anchor source and latent geometry (docs/lasium.md, Measured): encoded real
-# images of the VAE / a custom encoder ("data"), prior draws ("prior"), unit-sphere autoencoder latents
-SIGMA2_DEFAULTS = {"data": 0.03, "prior": 0.25, "sphere": 0.001}
 STRATEGIES = ("N", "RO", "OC")
 QUERY_AUGMENTATIONS = ("shift", "affine", "none")
 # parameters that only shape the sampled tasks: changing them needs no refit of the backend
@@ -61,7 +58,7 @@ SAMPLING_PARAMS = (
 )
 
 
-class LASIUM(LASIUMBackend, GeneratorPersistence, TaskPlotMixin, MetaaugEstimator):
+class LASIUM(LASIUMLatents, LASIUMBackend, GeneratorPersistence, TaskPlotMixin, MetaaugEstimator):
     """Unsupervised meta-learning tasks by latent-space interpolation (LASIUM).
 
     ``fit(X)`` trains a generative model on unlabeled images (or takes a fitted
@@ -382,53 +379,6 @@ class LASIUM(LASIUMBackend, GeneratorPersistence, TaskPlotMixin, MetaaugEstimato
         decoded = self._decode(new_latents.reshape(-1, new_latents.shape[-1]))
         decoded = decoded.view(n_groups, n_ways, per_class - 1, *self.image_shape_)
         return torch.cat([first, decoded], dim=2), anchors
-
-    # step 1: anchors, pairwise at least epsilon apart
-    def _draw_anchors(self, n_tasks: int, n_ways: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Anchors ``(n_tasks, n_ways, d)`` and, for ``"data"`` anchors, the indices of their real images."""
-        return separated(lambda n: self._anchor_candidates(n, n_ways), n_tasks, n_ways, self.epsilon, self.max_redraws)
-
-    def _anchor_candidates(self, n_tasks: int, n_ways: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if self._anchor_mode() == "prior":
-            return self._prior_latents((n_tasks, n_ways, self._latent_size())), None
-        index = distinct_indices(n_tasks, n_ways, len(self.latent_mean_))
-        return reparameterize(self.latent_mean_[index], self.latent_log_variance_[index]), index
-
-    def _latent_size(self) -> int:
-        return int(self.latent_dim_) if hasattr(self, "latent_dim_") else int(self._setting("latent_dim"))
-
-    def _prior_latents(self, shape: tuple[int, ...]) -> torch.Tensor:
-        return gb.sample_prior(self.prior, shape)
-
-    # step 2: in-class latents by strategy
-    def _class_latents(self, anchors: torch.Tensor, n_new: int) -> torch.Tensor:
-        """``(T, N, n_new, d)`` in-class latents around ``anchors`` ``(T, N, d)``."""
-        n_tasks, n_ways, dim = anchors.shape
-        z = anchors.unsqueeze(2)
-        shape = (n_tasks, n_ways, n_new, dim)
-        if self.strategy == "N":
-            return z + math.sqrt(self._sigma2()) * torch.randn(shape)
-        if self.strategy == "RO":
-            return z + self.alpha * (self._out_of_class_latents(shape) - z)
-        # OC: the m-th new sample of class i moves toward anchor (i + 1 + m mod (N - 1)) mod N
-        ways = torch.arange(n_ways).unsqueeze(1)
-        steps = torch.arange(n_new).unsqueeze(0) % (n_ways - 1)
-        targets = anchors[:, (ways + 1 + steps) % n_ways]
-        return z + self.alpha * (targets - z)
-
-    def _sigma2(self) -> float:
-        """``sigma2``, or its default for the latent geometry: unit sphere, prior draws or encoded images."""
-        if self.sigma2 is not None:
-            return float(self.sigma2)
-        if isinstance(getattr(self, "backend_", None), InterpolativeAutoencoder):
-            return SIGMA2_DEFAULTS["sphere"]
-        return SIGMA2_DEFAULTS[self._anchor_mode()]
-
-    def _out_of_class_latents(self, shape: tuple[int, ...]) -> torch.Tensor:
-        """The prior's samples, or (a codec's encoded anchors) the latents of random training images."""
-        if self.backend_kind_ == "custom" and self._anchor_mode() == "data":
-            return self.latent_mean_[torch.randint(len(self.latent_mean_), shape[:-1])]
-        return self._prior_latents(shape)
 
     # step 4: query augmentation
     def _query_shift(self) -> int:
