@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from metaaug.datasets.folder import IMAGE_EXTENSIONS, ImageListDataset, check_split
+from metaaug.datasets.folder import IMAGE_EXTENSIONS, SEEN_UNSEEN_SPLITS, ImageListDataset, check_split
 
 ANIMAL_FACES_SPLITS: dict[str, tuple[str, ...]] = {
     "seen": (
@@ -47,7 +47,7 @@ ANIMAL_FACES_SPLITS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 
-_SPLITS = {"seen": "seen", "train": "seen", "unseen": "unseen", "test": "unseen", "all": "all"}
+_SPLITS = SEEN_UNSEEN_SPLITS
 _HOW_TO_GET = (
     "Expected one folder per class named by its WordNet id (<root>/n02085620/*.jpg), as FUNIT's "
     "tools/extract_animalfaces.py writes them from ImageNet; torchvision does not download this dataset."

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from metaaug.datasets.folder import ImageListDataset, check_split, require_file
+from metaaug.datasets.folder import SEEN_UNSEEN_SPLITS, ImageListDataset, check_split, require_file
 
 N_SEEN_FLOWERS = 85
-_SPLITS = {"seen": "seen", "train": "seen", "unseen": "unseen", "test": "unseen", "all": "all"}
+_SPLITS = SEEN_UNSEEN_SPLITS
 _HOW_TO_GET = (
     "Pass download=True to fetch Flowers102 with torchvision (torchvision.datasets.Flowers102), "
     "or put jpg/ and imagelabels.mat under root or root/flowers-102."

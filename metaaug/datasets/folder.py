@@ -29,6 +29,10 @@ from metaaug._random import RandomState, check_rng
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
+# the split names of the generation benchmarks (LoFGAN's seen / unseen classes) and their aliases
+SEEN_UNSEEN_SPLITS = {"seen": "seen", "train": "seen", "unseen": "unseen", "test": "unseen", "all": "all"}
+
+
 def check_split(split: str, allowed: dict[str, str], dataset: str) -> str:
     """The canonical split name for ``split`` (``allowed`` maps accepted names to canonical ones)."""
     if not isinstance(split, str) or split not in allowed:
