@@ -35,6 +35,20 @@ from metaaug.nets.conv4 import Conv4Classifier
 Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def _classes_larger_than(
+    X: Any, y: Any, name: str, kind: str, kept: tuple[str, int], why: str
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """:func:`_classes`, refusing any class with no more images than the ``kept`` count (``(name, n)``)."""
+    images, classes = _classes(X, y, name)
+    smallest = min(len(members) for members in classes)
+    if smallest <= kept[1]:
+        raise ValueError(
+            f"every {kind} class needs more than {kept[0]}={kept[1]} images ({why}); "
+            f"the smallest has {smallest}: pass {kept[0]} < {smallest}"
+        )
+    return images, classes
+
+
 def _classes(X: Any, y: Any, name: str) -> tuple[torch.Tensor, list[torch.Tensor]]:
     images = as_images(X, name=name)
     labels = as_labels(y, len(images), name=f"y for {name}")
@@ -135,13 +149,9 @@ def lofgan_protocol(
         if int(value) < low:
             raise ValueError(f"{name} must be >= {low}, got {value}")
     generate = _generator(generator)
-    images, classes = _classes(X_unseen, y_unseen, "X_unseen")
-    smallest = min(len(members) for members in classes)
-    if smallest <= int(n_in):
-        raise ValueError(
-            f"every unseen class needs more than n_in={n_in} images (S_in plus at least one in S_real); "
-            f"the smallest has {smallest}: pass n_in < {smallest}"
-        )
+    images, classes = _classes_larger_than(
+        X_unseen, y_unseen, "X_unseen", "unseen", ("n_in", int(n_in)), "S_in plus at least one in S_real"
+    )
     rng = check_rng(random_state)
     real, generated = [], []
     for members in classes:
@@ -311,13 +321,9 @@ def augintae_fid_protocol(
     if int(k_shot) < 1 or int(n_per_class) < 1:
         raise ValueError(f"k_shot and n_per_class must be >= 1, got {k_shot} and {n_per_class}")
     generate = _generator(generator)
-    images, classes = _classes(X_novel, y_novel, "X_novel")
-    smallest = min(len(members) for members in classes)
-    if smallest <= int(k_shot):
-        raise ValueError(
-            f"every novel class needs more than k_shot={k_shot} images (seeds plus real ones to compare); "
-            f"the smallest has {smallest}: pass k_shot < {smallest}"
-        )
+    images, classes = _classes_larger_than(
+        X_novel, y_novel, "X_novel", "novel", ("k_shot", int(k_shot)), "seeds plus real ones to compare"
+    )
     rng = check_rng(random_state)
     real, generated = [], []
     for members in classes:
