@@ -22,6 +22,7 @@ _PUBLIC = {
     "PixelMixup": "metaaug.generators.mixup",
     "ProtoNetClassifier": "metaaug.fewshot",
     "MAMLClassifier": "metaaug.fewshot",
+    "PsCo": "metaaug.fewshot.psco",
     "load": "metaaug.base",
 }
 

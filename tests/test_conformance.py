@@ -46,6 +46,7 @@ class Case:
     image_size : digits are resized to this side (8 keeps them native).
     labels : fit with labels (``fit(X, y)``) instead of unlabeled ``fit(X)``.
     needs_fit : False for augmenters that work unfitted (no ``NotFittedError``, no ``save``).
+    images_only : a classifier meta-trained on unlabeled images (``fit(X)``), not on a task sampler.
     takes_random_state : the constructor has ``random_state`` and ``device``.
     generate_seeds : how many seed images ``generate`` gets.
     paper : implements a paper, so its docstring lists "Differences from the paper".
@@ -56,6 +57,7 @@ class Case:
     image_size: int = 8
     labels: bool = False
     needs_fit: bool = True
+    images_only: bool = False
     takes_random_state: bool = True
     generate_seeds: int = 3
     paper: bool = True
@@ -101,6 +103,11 @@ REGISTRY: dict[str, Case] = {
             "eval_adaptation_steps": 2,
             **QUIET,
         },
+    ),
+    "PsCo": Case(
+        CLASSIFIER,
+        {"epochs": 1, "hidden": 4, "projection_dim": 8, "mlp_hidden": 16, "queue_size": 64, "batch_size": 64, **QUIET},
+        images_only=True,
     ),
     "PixelNearestNeighbor": Case(CLASSIFIER, {}, takes_random_state=False, paper=False),
     "ScratchClassifier": Case(CLASSIFIER, {"n_ways": 3, "steps": 2, "hidden": 8}, paper=False),
@@ -251,7 +258,7 @@ def make(name: str, **overrides: Any):
 def fit(name: str, est, digit_data):
     case = REGISTRY[name]
     X, y = training_data(case, digit_data)
-    if case.kind == CLASSIFIER:
+    if case.kind == CLASSIFIER and not case.images_only:
         return est.fit(LabeledTaskSampler(X, y))
     return est.fit(X, y) if case.labels else est.fit(X)
 
@@ -467,7 +474,17 @@ def test_auto_device_uses_cuda_when_present(name, digit_data):
 
 
 # -------------------------------------------------------------- reliability (issue 21)
-TRAINS = {"LASIUM", "AE", "IntAE", "AugIntAE", "LoFGAN", "MetaFAVAE", "ProtoNetClassifier", "MAMLClassifier"}
+TRAINS = {
+    "LASIUM",
+    "AE",
+    "IntAE",
+    "AugIntAE",
+    "LoFGAN",
+    "MetaFAVAE",
+    "ProtoNetClassifier",
+    "MAMLClassifier",
+    "PsCo",
+}
 
 
 def _unfitted_everywhere(name: str, est, digit_data, tmp_path) -> None:

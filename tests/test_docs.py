@@ -29,6 +29,9 @@ TINY = [
     ("range(50)", "range(2)"),
     ("sample_tasks(200,", "sample_tasks(3,"),
     ("n_iterations=200,", "n_iterations=2, hidden=8, verbose=False,"),
+    ("max_time=300, random_state=0)", "epochs=1, mlp_hidden=16, projection_dim=8, verbose=False)"),
+    ("n_tasks=1000, n_ways=20", "n_tasks=10, n_ways=5"),
+    ("iter_tasks(1000,", "iter_tasks(10,"),
 ]
 
 
@@ -78,6 +81,7 @@ def omniglot_as_digits(monkeypatch):
         ("README.md", "### LASIUM tasks -> learn2learn MAML"),
         ("README.md", "### AugIntAE -> `AugmentedDataset`"),
         ("docs/distributed.md", "## The Python API"),
+        ("docs/psco.md", "## Quick start"),
     ],
 )
 def test_snippet_runs_on_digits(path, heading, omniglot_as_digits, capsys, tmp_path, monkeypatch):

@@ -178,3 +178,14 @@ def test_protonet_paper_presets_hold_lasiums_tables():
     assert ProtoNetClassifier().k_query == 5
     with pytest.raises(ValueError, match="dataset must be one of"):
         ProtoNetClassifier.paper_preset("imagenet")
+
+
+def test_protonet_pool_evaluation_scores_the_sampled_tasks(digits):
+    X, y = digits
+    clf = ProtoNetClassifier(n_ways=3, k_query=2, n_iterations=5, hidden=8, verbose=False, random_state=0).fit(X, y)
+    tasks = LabeledTaskSampler(X, y).iter_tasks(60, n_ways=10, k_shot=2, k_query=4, random_state=3)
+    direct = clf.evaluate(tasks)
+    pooled = clf.evaluate_pool(X, y, n_tasks=60, n_ways=10, k_shot=2, k_query=4, random_state=3)
+    assert pooled == pytest.approx(direct, abs=1e-6)
+    with pytest.raises(ValueError, match="X"):
+        clf.evaluate_pool(torch.rand(40, 1, 12, 12), torch.arange(40) % 5, n_tasks=2)

@@ -22,6 +22,7 @@ METHODS = {
     "metafavae": "MetaFAVAE",
     "protonet": "ProtoNetClassifier",
     "maml": "MAMLClassifier",
+    "psco": "PsCo",
 }
 # the few-shot classifiers: they meta-train on labeled images or on the tasks of a fitted sampler
 META_LEARNERS = frozenset({"protonet", "maml"})

@@ -219,6 +219,22 @@ class LabeledTaskSampler:
             tasks.extend(self._gather(positions, k_shot, k_query))
         return tasks
 
+    def task_positions(
+        self, n_tasks: int, n_ways: int = 5, k_shot: int = 1, k_query: int = 15, random_state: RandomState = None
+    ) -> Iterator[torch.Tensor]:
+        """The tasks :meth:`sample_tasks` would draw, as positions into ``X`` instead of images.
+
+        Yields int64 tensors ``(tasks, n_ways, k_shot + k_query)``, up to
+        :attr:`plan_size` tasks each: ``[t, w, :k_shot]`` are the support
+        images of class ``w`` (label ``w``) of task ``t``, the rest its
+        queries. For methods that embed each image once and score tasks on
+        the features (``evaluate_pool``). Arguments are checked when the
+        iterator is created.
+        """
+        check_task_args(n_tasks, n_ways, k_shot, k_query)
+        self._check_layout(n_ways, k_shot, k_query)
+        return self._plans(n_tasks, n_ways, k_shot, k_query, random_state)
+
     def iter_tasks(
         self,
         n_tasks: int,

@@ -68,6 +68,20 @@ def check_support(support_x: Any, support_y: Any, query_x: Any) -> tuple[torch.T
     return sx, sy, qx
 
 
+def predict_one_task(estimator: Any, support_x: Any, support_y: Any, query_x: Any) -> torch.Tensor:
+    """``estimator._predict_task`` on one checked episode, on the estimator's device; labels on the CPU.
+
+    Randomness inside (e.g. test-time adaptation) is seeded from the
+    estimator's ``random_state``, so a prediction is repeatable.
+    """
+    estimator._check_fitted()
+    sx, sy, qx = check_support(support_x, support_y, query_x)
+    check_image_shape(sx, estimator.image_shape_, name="support_x")
+    device = estimator._device()
+    with torch_seeded(check_rng(estimator.random_state)):
+        return estimator._predict_task(sx.to(device), sy.to(device), qx.to(device)).cpu()
+
+
 class FewShotClassifier(MetaaugEstimator):
     """Base of the meta-learned classifiers (ProtoNets, MAML).
 
@@ -212,12 +226,7 @@ class FewShotClassifier(MetaaugEstimator):
 
     def predict(self, support_x: Any, support_y: Any, query_x: Any) -> torch.Tensor:
         """Labels (int64, CPU) of ``query_x`` given one labeled support set."""
-        self._check_fitted()
-        sx, sy, qx = check_support(support_x, support_y, query_x)
-        check_image_shape(sx, self.image_shape_, name="support_x")
-        device = self._device()
-        with torch_seeded(check_rng(self.random_state)):
-            return self._predict_task(sx.to(device), sy.to(device), qx.to(device)).cpu()
+        return predict_one_task(self, support_x, support_y, query_x)
 
     def evaluate(self, tasks: Iterable[Task] | Task) -> tuple[float, float]:
         """Mean query accuracy over ``tasks`` (in [0, 1]) and its 95% CI half-width.

@@ -11,10 +11,15 @@ import torch.nn.functional as F
 from metaaug.data.images import as_images, check_image_shape
 from metaaug.data.tasks import Task
 from metaaug.fewshot.base import META_TRAINING_CONSTRAINTS, FewShotClassifier
-from metaaug.fewshot.evaluation import chunks, iter_checked_tasks, mean_ci95
+from metaaug.fewshot.evaluation import PoolEvaluation, chunks, iter_checked_tasks, mean_ci95
 from metaaug.fewshot.maml import _preset_params
 from metaaug.nets.conv4 import Conv4
 from metaaug.nets.modes import eval_mode
+
+
+def pooled_prototype_logits(prototypes: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+    """Negative squared Euclidean distances of ``(T, Q, D)`` queries to ``(T, W, D)`` class means."""
+    return -torch.cdist(queries, prototypes).pow(2)
 
 
 def prototype_logits(support: torch.Tensor, support_y: torch.Tensor, query: torch.Tensor, n_ways: int) -> torch.Tensor:
@@ -32,7 +37,7 @@ PROTONET_PAPER_PRESETS: dict[str, dict[str, Any]] = {
 PROTONET_PAPER_PRESETS["celeba"] = dict(PROTONET_PAPER_PRESETS["miniimagenet"])
 
 
-class ProtoNetClassifier(FewShotClassifier):
+class ProtoNetClassifier(PoolEvaluation, FewShotClassifier):
     """Prototypical Networks meta-trained on any task sampler.
 
     Parameters
@@ -199,3 +204,13 @@ class ProtoNetClassifier(FewShotClassifier):
                     logits = prototype_logits(parts[2 * i], sy, parts[2 * i + 1], int(sy.max()) + 1)
                     accs.append(float((logits.argmax(1).cpu() == task.query_y.cpu()).float().mean()))
         return mean_ci95(accs)
+
+    def _pool_features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.model_(images)
+        return features, features
+
+    def _pool_logits(self, prototypes: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        return pooled_prototype_logits(prototypes, queries)
+
+    def _pool_modules(self) -> list[torch.nn.Module]:
+        return [self.model_]

@@ -6,15 +6,15 @@ import torch
 from torch import nn
 
 
-def conv_block(in_channels: int, out_channels: int, pool: bool = True) -> nn.Sequential:
-    """3x3 conv (padding 1) -> batch norm -> ReLU -> optional 2x2 max-pool."""
+def conv_block(in_channels: int, out_channels: int, pool: bool = True, ceil_mode: bool = False) -> nn.Sequential:
+    """3x3 conv (padding 1) -> batch norm -> ReLU -> optional 2x2 max-pool (odd sides rounded up by ``ceil_mode``)."""
     layers: list[nn.Module] = [
         nn.Conv2d(in_channels, out_channels, 3, padding=1),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     ]
     if pool:
-        layers.append(nn.MaxPool2d(2))
+        layers.append(nn.MaxPool2d(2, ceil_mode=ceil_mode))
     return nn.Sequential(*layers)
 
 
@@ -35,6 +35,9 @@ class Conv4(nn.Module):
         Input size (an int for square images); any size works, ``out_features``
         follows it.
     n_blocks, min_pool_size : int, default 4, 3
+    ceil_mode : bool, default False
+        Pooling rounds odd sides up (28 -> 14 -> 7 -> 4 -> 2, a 256-d
+        embedding on Omniglot: PsCo's conv4) instead of down.
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class Conv4(nn.Module):
         image_size: int | tuple[int, int] = 28,
         n_blocks: int = 4,
         min_pool_size: int = 3,
+        ceil_mode: bool = False,
     ) -> None:
         super().__init__()
         blocks = []
@@ -52,9 +56,9 @@ class Conv4(nn.Module):
         for _ in range(n_blocks):
             # nn.MaxPool2d(2) pools both sides: the block pools while the smaller side allows it
             pool = min(height, width) >= min_pool_size
-            blocks.append(conv_block(channels, hidden, pool=pool))
+            blocks.append(conv_block(channels, hidden, pool=pool, ceil_mode=ceil_mode))
             if pool:
-                height, width = height // 2, width // 2
+                height, width = (-(-height // 2), -(-width // 2)) if ceil_mode else (height // 2, width // 2)
             channels = hidden
         self.blocks = nn.Sequential(*blocks)
         self.out_features = hidden * height * width
