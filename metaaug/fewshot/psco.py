@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from metaaug._random import RandomState, check_rng, torch_seeded
 from metaaug.base import MetaaugEstimator, TrainingBudget
@@ -38,6 +39,13 @@ PSCO_PAPER_PRESETS: dict[str, dict[str, Any]] = {
 def cosine_prototype_logits(prototypes: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
     """Cosine similarities of unit ``(..., Q, D)`` queries to the normalised ``(..., W, D)`` class means."""
     return queries @ F.normalize(prototypes, dim=-1).transpose(-1, -2)
+
+
+def cosine_labels(support: torch.Tensor, support_y: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+    """Labels of unit ``query`` features: the class whose normalised mean of unit ``support`` features is nearest."""
+    prototypes = torch.zeros(int(support_y.max()) + 1, support.shape[1], device=support.device, dtype=support.dtype)
+    prototypes.index_add_(0, support_y, support)  # sums: the normalisation makes them means
+    return cosine_prototype_logits(prototypes, query).argmax(1)
 
 
 class PsCo(PoolEvaluation, MetaaugEstimator):
@@ -319,25 +327,27 @@ class PsCo(PoolEvaluation, MetaaugEstimator):
         """The same as :meth:`embed`: lets a fitted PsCo be CACTUs' ``embedding``."""
         return self.embed(images)
 
-    def _heads(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Support-side (projector) and query-side (predictor) unit features of standardised images."""
-        projected = self.network_.projector(self.network_.backbone(images))
-        return F.normalize(projected, dim=1), F.normalize(self.network_.predictor(projected), dim=1)
+    def _heads(
+        self, images: torch.Tensor, projector: nn.Module | None = None, predictor: nn.Module | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Support-side (projector) and query-side (predictor) unit features of standardised images.
+
+        ``projector`` and ``predictor`` replace the fitted heads (test-time adaptation).
+        """
+        projector = self.network_.projector if projector is None else projector
+        predictor = self.network_.predictor if predictor is None else predictor
+        projected = projector(self.network_.backbone(images))
+        return F.normalize(projected, dim=1), F.normalize(predictor(projected), dim=1)
 
     def _classify(self, sx: torch.Tensor, sy: torch.Tensor, qx: torch.Tensor) -> torch.Tensor:
         """Predicted labels of standardised ``qx`` from the standardised support ``sx, sy``."""
-        network = self.network_
-        projector: torch.nn.Module = network.projector
-        predictor: torch.nn.Module = network.predictor
+        heads: tuple[nn.Module, nn.Module] | tuple[None, None] = (None, None)
         if self.finetune_steps > 0:
             with torch.inference_mode(False), torch.enable_grad():
-                projector, predictor = adapted_heads(self, sx.clone(), sy.clone())
-        with torch.inference_mode(), eval_mode(network):
-            support = F.normalize(projector(network.backbone(sx)), dim=1)
-            query = F.normalize(predictor(projector(network.backbone(qx))), dim=1)
-            prototypes = torch.zeros(int(sy.max()) + 1, support.shape[1], device=support.device)
-            prototypes.index_add_(0, sy, support)
-            return cosine_prototype_logits(prototypes, query).argmax(1)
+                heads = adapted_heads(self, sx.clone(), sy.clone())
+        with torch.inference_mode(), eval_mode(self.network_):
+            support, query = self._heads(torch.cat([sx, qx]), *heads)
+            return cosine_labels(support[: len(sx)], sy, query[len(sx) :])
 
     def _predict_task(self, sx: torch.Tensor, sy: torch.Tensor, qx: torch.Tensor) -> torch.Tensor:
         return self._classify(self._standardise(sx), sy, self._standardise(qx))
@@ -370,12 +380,9 @@ class PsCo(PoolEvaluation, MetaaugEstimator):
             offset = 0
             for task in group:
                 n_support, n_query = len(task.support_x), len(task.query_x)
-                sy = task.support_y.to(device)
-                prototypes = torch.zeros(int(sy.max()) + 1, support.shape[1], device=device)
-                prototypes.index_add_(0, sy, support[offset : offset + n_support])
                 queries = query[offset + n_support : offset + n_support + n_query]
-                predicted = cosine_prototype_logits(prototypes, queries).argmax(1).cpu()
-                accs.append(float((predicted == task.query_y.cpu()).float().mean()))
+                predicted = cosine_labels(support[offset : offset + n_support], task.support_y.to(device), queries)
+                accs.append(float((predicted.cpu() == task.query_y.cpu()).float().mean()))
                 offset += n_support + n_query
         return mean_ci95(accs)
 

@@ -67,7 +67,7 @@ def train_on_pseudo_tasks(model: Any, data: ImageSource) -> tuple[TrainingBudget
         network.update_momentum(model.momentum)
         predictions = network.predictions(strong)
         keys = network.keys(weak)
-        queue = network.queue.clone()
+        queue = network.queue  # written only by the enqueue after the optimiser step
         loss = moco_loss(predictions, keys, queue, model.temperature)
         if model.pseudo_labels != "none":
             shots = pseudo_support(

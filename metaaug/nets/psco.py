@@ -81,10 +81,6 @@ class PsCoNetwork(nn.Module):
         """Unit-norm predictor outputs of the online encoder (the query side)."""
         return F.normalize(self.predictor(self.projector(self.backbone(images))), dim=1)
 
-    def projections(self, images: torch.Tensor) -> torch.Tensor:
-        """Unit-norm projector outputs of the online encoder (the support side at test time)."""
-        return F.normalize(self.projector(self.backbone(images)), dim=1)
-
     @torch.no_grad()
     def keys(self, images: torch.Tensor) -> torch.Tensor:
         """Unit-norm projections of the momentum encoder (no gradient)."""
