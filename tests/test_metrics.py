@@ -11,6 +11,7 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from metaaug.metrics import (
+    LPIPS,
     DomainClassifier,
     DomainFeatureExtractor,
     SeedClassClassifier,
@@ -22,6 +23,7 @@ from metaaug.metrics import (
     domain_misclassification,
     feature_diversity,
     fid,
+    fidelity_inception,
     fit_prototype_judge,
     frechet_distance,
     inception_classifier,
@@ -370,6 +372,29 @@ def test_lpips_network_loads_the_local_backbone_and_measures_grey_images(squeeze
         lpips_network("resnet", squeeze_weights)
 
 
+class RecordingLpips(nn.Module):
+    """Stand-in LPIPS network: applies ``normalize`` as torchmetrics does and returns the inputs' mean gap."""
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+        if normalize:
+            first, second = 2 * first - 1, 2 * second - 1
+        self.seen = (first, second)
+        return (first - second).abs().mean((1, 2, 3), keepdim=True)
+
+
+def test_lpips_scaling_lofgan_code_maps_to_minus_one_twice_like_the_official_script():
+    images = torch.rand(4, 3, 64, 64)  # 64 px: not resized
+    standard = LPIPS(RecordingLpips())
+    standard(images, images.flip(0))
+    assert torch.allclose(standard.network.seen[0], 2 * images - 1)  # [-1, 1], once
+    official = LPIPS(RecordingLpips(), scaling="lofgan-code")
+    doubled = official(images, images.flip(0))
+    assert torch.allclose(official.network.seen[0], 4 * images - 3)  # [-3, 1]: im2tensor, then normalize=True
+    assert torch.allclose(doubled, 2 * standard(images, images.flip(0)))
+    with pytest.raises(ValueError, match="scaling must be"):
+        LPIPS(RecordingLpips(), scaling="tf")
+
+
 def test_missing_or_wrong_weights_raise_naming_the_path(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
@@ -386,6 +411,62 @@ def test_missing_or_wrong_weights_raise_naming_the_path(tmp_path, monkeypatch):
     torch.save({"classifier.weight": torch.zeros(2, 2)}, wrong)
     with pytest.raises(ValueError, match="not a torchvision squeezenet1_1 weights file"):
         lpips_network("squeeze", wrong)
+
+
+@pytest.fixture(scope="module")
+def fidelity_weights(tmp_path_factory):
+    """torch-fidelity's Inception, randomly initialised, saved under its weights file's name."""
+    inception = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
+    with pytest.MonkeyPatch.context() as patch:  # build the network without the download and the load
+        patch.setattr(inception, "load_state_dict_from_url", lambda *args, **kwargs: {})
+        patch.setattr(inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+        network = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    path = tmp_path_factory.mktemp("hub") / "weights-inception-2015-12-05-6726825d.pth"
+    torch.save(network.state_dict(), path)
+    return path
+
+
+def test_fidelity_inception_features_and_logits_from_a_local_file(fidelity_weights, tmp_path, monkeypatch):
+    grey = torch.rand(2, 1, 28, 28)
+    features = inception_feature_extractor(fidelity_weights)
+    out = features(grey)
+    assert out.shape == (2, 2048) and features.num_features == 2048 and bool(torch.isfinite(out).all())
+    assert torch.allclose(out, features(grey.expand(-1, 3, -1, -1)))  # grey is repeated to RGB
+    assert not torch.equal(out[0], out[1])
+    assert inception_classifier(fidelity_weights, source="torch-fidelity")(grey).shape == (2, 1008)
+    # None: where torch-fidelity's own download leaves the file
+    checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / fidelity_weights.name).symlink_to(fidelity_weights)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    loaded = inception_feature_extractor().state_dict()
+    assert all(torch.equal(value, loaded[key]) for key, value in features.state_dict().items())
+
+
+def test_fidelity_inception_refuses_other_files(tmp_path):
+    pytest.importorskip("torch_fidelity")
+    code = tmp_path / "code.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2), "note": OneHotClassifier(2)}, code)  # unpickling builds a module
+    with pytest.raises(ValueError, match="code.pth is not a torch-fidelity Inception.*plain tensors"):
+        inception_feature_extractor(code)
+    other = tmp_path / "other.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, other)
+    with pytest.raises(ValueError, match="other.pth is not a torch-fidelity Inception"):
+        inception_classifier(other, source="torch-fidelity")
+    with pytest.raises(ValueError, match="output must be one of"):
+        fidelity_inception("pool3", other)
+
+
+def test_torchvision_inception_classifier_from_a_local_file(tmp_path):
+    torchvision = pytest.importorskip("torchvision")
+    path = tmp_path / "inception.pth"
+    torch.save(torchvision.models.inception_v3(weights=None, init_weights=False).state_dict(), path)
+    logits = inception_classifier(path)(torch.rand(2, 1, 28, 28))
+    assert logits.shape == (2, 1000) and bool(torch.isfinite(logits).all())
+    wrong = tmp_path / "alexnet.pth"
+    torch.save({"features.0.weight": torch.zeros(1)}, wrong)
+    with pytest.raises(ValueError, match="alexnet.pth is not a torchvision Inception-v3 ImageNet weights file"):
+        inception_classifier(wrong)
 
 
 class OneHotClassifier(nn.Module):

@@ -85,6 +85,25 @@ VARIANTS: dict[str, tuple[Any, dict[str, Any], str, str]] = {
         "AugIntAE(reconstruction_weight=0)",
         "library default up to 0.1.x (interpolation L1 only)",
     ),
+    "AugIntAE-default": (AugIntAE, {}, "AugIntAE()", "library default (interpolation + reconstruction L1)"),
+    "AugIntAE-default-adversarial": (
+        AugIntAE,
+        {"adversarial": True},
+        "AugIntAE(adversarial=True)",
+        "library default + the paper's L_adv with k-gamma",
+    ),
+    "AugIntAE-default-latent64": (
+        AugIntAE,
+        {"latent_dim": 64},
+        "AugIntAE(latent_dim=64)",
+        "library default with the anonymous paper's latent size",
+    ),
+    "AugIntAE-default-no-shear": (
+        AugIntAE,
+        {"augmentation": "characters-no-shear"},
+        'AugIntAE(augmentation="characters-no-shear")',
+        "library default with the anonymous paper's augmentation",
+    ),
     "AugIntAE-paper": (
         AugIntAE,
         dict(AugIntAE.PRESETS["augintae-paper"]),

@@ -21,13 +21,8 @@ from metaaug.metrics.faithfulness import (
 )
 from metaaug.metrics.features import DomainFeatureExtractor, as_features, compute_features
 from metaaug.metrics.fid import fid, frechet_distance, inception_feature_extractor, kernel_distance, kid
-from metaaug.metrics.perceptual import (
-    LPIPS,
-    inception_classifier,
-    inception_score,
-    lpips_network,
-    torchvision_weights_path,
-)
+from metaaug.metrics.inception import FidelityInception, fidelity_inception, inception_classifier, inception_score
+from metaaug.metrics.perceptual import LPIPS, lpips_network, torchvision_weights_path
 from metaaug.metrics.protocols import (
     augintae_fid_protocol,
     augintae_misclassification,
@@ -37,7 +32,9 @@ from metaaug.metrics.protocols import (
 
 __all__ = [
     "LPIPS",
+    "FidelityInception",
     "augintae_fid_protocol",
+    "fidelity_inception",
     "augintae_misclassification",
     "inception_classifier",
     "inception_score",

@@ -32,6 +32,7 @@ from metaaug.metrics.features import (
     check_same_image_shape,
     compute_features,
 )
+from metaaug.metrics.inception import fidelity_inception
 
 
 def _torchmetrics_image() -> tuple[type, type]:
@@ -175,42 +176,16 @@ def kid(embed: Embedder, real: Any, generated: Any, batch_size: int = 512, **ker
     return kernel_distance(*_image_features(embed, real, generated, batch_size), **kernel_params)
 
 
-class _GreyToInception(nn.Module):
-    """[0, 1] images of any size and 1 or 3 channels -> uint8 RGB for the FID Inception."""
-
-    def __init__(self, inception: nn.Module) -> None:
-        super().__init__()
-        self.inception = inception
-        self.num_features = 2048
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.shape[1] == 1:
-            images = images.expand(-1, 3, -1, -1)
-        return self.inception((images.clamp(0, 1) * 255).round().to(torch.uint8))
-
-
-def inception_feature_extractor(weights_path: str | Path) -> nn.Module:
+def inception_feature_extractor(weights_path: str | Path | None = None) -> nn.Module:
     """The standard FID Inception-v3 (2048-d pool features) from a local weights file.
 
-    Nothing is downloaded: ``weights_path`` must be the FID Inception weights
-    file (``pt_inception-2015-12-05-6726825d.pth``, as distributed by
-    torch-fidelity), and the optional ``torch-fidelity`` package must be
-    installed. The returned module takes metaaug images (``[0, 1]``, grey or
-    RGB, any size) and can be passed as ``embed`` to :func:`fid`/:func:`kid`.
-    Grey characters become RGB by repeating the channel.
+    torch-fidelity's port of the 2015 TensorFlow graph
+    (:func:`~metaaug.metrics.perceptual.fidelity_inception`), which needs the
+    optional ``torch-fidelity`` package. ``weights_path`` is torch-fidelity's
+    ``weights-inception-2015-12-05-6726825d.pth``; ``None`` looks in
+    ``<torch hub dir>/checkpoints/``. Nothing is downloaded: a missing file
+    raises ``FileNotFoundError`` naming the path and the URL. The returned
+    module takes metaaug images (``[0, 1]``, grey or RGB, any size; grey
+    repeated to RGB) and can be passed as ``embed`` to :func:`fid`/:func:`kid`.
     """
-    weights_path = Path(weights_path)
-    if not weights_path.is_file():
-        raise FileNotFoundError(f"no Inception weights at {weights_path}; metaaug never downloads them")
-    from metaaug._compat import import_torchvision
-
-    import_torchvision()
-    try:
-        from torchmetrics.image.fid import NoTrainInceptionV3
-
-        inception = NoTrainInceptionV3(
-            name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(weights_path)
-        )
-    except ModuleNotFoundError as err:
-        raise ImportError("the FID Inception network needs `pip install torch-fidelity`") from err
-    return _GreyToInception(inception).eval()
+    return fidelity_inception("2048", weights_path)

@@ -123,7 +123,9 @@ def lofgan_protocol(
         (:func:`~metaaug.metrics.inception_feature_extractor`).
     lpips : callable or None, default=None
         ``lpips(a, b)`` -> ``(P,)`` distances; the paper's is VGG LPIPS on
-        images resized to 32 px: ``lpips_network("vgg", image_size=32)``.
+        images resized to 32 px: ``lpips_network("vgg", image_size=32)``
+        (add ``scaling="lofgan-code"`` to repeat the official script's double
+        scaling of the images, for values comparable with its table).
         ``None`` skips LPIPS (``result["lpips"]`` is ``None``).
     n_in : int, default=10
         Images per class in ``S_in`` (the paper: 10 for Flowers and Animal
