@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml scripts/bootstrap.py scripts/torchvision_startup.py scr
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
+# two worker processes (pytest-xdist), whole files to each: the tests themselves use one torch thread
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # the long tests that `make test` leaves out
 test-slow: $(STAMP)

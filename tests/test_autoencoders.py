@@ -32,7 +32,17 @@ def test_short_fit_reduces_the_loss(fitted, characters):
     assert curve.dtype == np.float32 and curve.shape == (2 * 8,) and fitted.n_iter_ == 16  # 512 / 64 per epoch
     assert curve[-8:].mean() < curve[:8].mean()
     assert set(fitted.loss_terms_) == {"interpolation", "reconstruction"}  # reconstruction_weight=1 by default
-    assert fitted.image_shape_ == (1, 28, 28) and fitted.architecture_ == "infogan" and fitted.latent_dim_ == 32
+    assert fitted.image_shape_ == (1, 28, 28) and fitted.architecture_ == "infogan"
+    assert fitted.latent_dim_ == 64 and fitted.encoder_(torch.zeros(1, 1, 28, 28)).shape == (1, 64)  # AugIntAE's size
+
+
+def test_latent_size_defaults_follow_the_class_and_layout(digits):
+    X, _ = digits
+    short = {"epochs": 1, "hidden": 4, "batch_size": 32, "verbose": False, "random_state": 0}
+    assert AE(**short).fit(X[:32]).latent_dim_ == 32  # the papers' size for characters
+    assert AugIntAE(latent_dim=32, **short).fit(X[:32]).latent_dim_ == 32
+    assert AugIntAE.from_preset("augintae-paper", **short).latent_dim == 32
+    assert AugIntAE(**short).fit(torch.rand(32, 3, 32, 32)).latent_dim_ == 512  # RGB keeps the paper's
 
 
 @pytest.mark.parametrize("cls", [AE, IntAE])
@@ -177,7 +187,7 @@ def test_save_load_round_trip(fitted, characters, tmp_path):
 def test_encode_decode_interpolate(fitted, characters):
     _, X_test, _ = characters
     z = fitted.encode(X_test[:6])
-    assert z.shape == (6, 32)
+    assert z.shape == (6, 64)
     assert torch.allclose(z.norm(dim=1), torch.ones(6), atol=1e-5)
     assert fitted.decode(z).shape == (6, 1, 28, 28)
     # decode projects onto the sphere, so scaled latents decode alike (LASIUM perturbs latents)

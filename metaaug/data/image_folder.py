@@ -129,7 +129,7 @@ class ImageFolderDataset(torch.utils.data.Dataset):
                 image = opened.convert("L" if self.channels == 1 else "RGB")
                 if self.size is not None and (image.height, image.width) != self.size:
                     image = image.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
-                pixels = np.asarray(image, dtype=np.uint8)
+                pixels = np.array(image, dtype=np.uint8)  # a writable copy: torch warns on read-only arrays
         except OSError as err:
             raise ValueError(f"cannot decode {path}: {err}") from None
         array = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)

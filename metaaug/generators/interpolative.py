@@ -131,6 +131,10 @@ class InterpolativeAutoencoder(MetaaugEstimator, InterpolativeSampling):
             self.discriminator_ = discriminator(shape, self.architecture_, self.hidden).to(device)
 
     # ------------------------------------------------------------------ fitting
+    def _default_latent_dim(self, architecture: str) -> int:
+        """The latent size when ``latent_dim`` is None: the papers' (:func:`default_latent_dim`)."""
+        return default_latent_dim(architecture)
+
     def fit(self, X: Any, y: Any = None) -> InterpolativeAutoencoder:
         """Train on unlabeled images ``X`` (``y`` is ignored).
 
@@ -157,7 +161,7 @@ class InterpolativeAutoencoder(MetaaugEstimator, InterpolativeSampling):
             delattr(self, name)
         self.image_shape_ = shape
         self.architecture_ = architecture
-        self.latent_dim_ = int(self.latent_dim or default_latent_dim(architecture))
+        self.latent_dim_ = int(self.latent_dim or self._default_latent_dim(architecture))
         with torch_seeded(rng), failing_stops_all(group):
             self._init_modules()
             shared = None
