@@ -16,18 +16,18 @@ import numpy as np
 import torch
 
 from metaaug._random import RandomState, check_rng, draw_seed, torch_generator, torch_seeded
-from metaaug.base import MetaaugEstimator, TrainingBudget, check_count, check_request_size
+from metaaug.base import MetaaugEstimator, check_count, check_request_size
 from metaaug.clustering import pseudo_labels
 from metaaug.constraints import Constraint, Interval, Options
 from metaaug.data.images import as_images, as_labels, check_image_shape
 from metaaug.data.sources import ImageSource, as_image_source
-from metaaug.distributed import DataParallel, current_group, failing_stops_all, split_torch_streams
+from metaaug.distributed import current_group, failing_stops_all, split_torch_streams
 from metaaug.generators.lofgan_training import (
-    LOSS_TERMS,
     ClassTaskSampler,
     keep_classes,
     lofgan_train_step,
     to_tanh_range,
+    train_lofgan,
 )
 from metaaug.nets.lofgan import (
     PRESETS,
@@ -345,58 +345,18 @@ class LoFGAN(MetaaugEstimator):
                 split_torch_streams(group, rng)  # tasks and fusion plans from this rank's stream
             positions = keep.nonzero().flatten()
             sampler = ClassTaskSampler(X.to(device), class_ids.to(device), int(self.k_shot), positions)
-            self._train(sampler, n_steps, group, share)
+            budget, history = train_lofgan(self, sampler, n_steps, group, share)
             if group is not None:
                 group.average_buffers([self.generator_, self.discriminator_])
-        self.generator_.eval()
-        self.discriminator_.eval()
-        return self
-
-    def _train(
-        self, sampler: ClassTaskSampler, n_steps: int, group: DataParallel | None = None, share: int | None = None
-    ) -> None:
-        """Alternate discriminator and generator updates for ``n_steps`` (or ``max_time``).
-
-        With a process ``group``, each step trains on this rank's ``share`` of the meta-batch.
-        """
-        gen, disc = self.generator_, self.discriminator_
-        gen_opt = torch.optim.Adam(gen.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        disc_opt = torch.optim.Adam(disc.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        gen.train()
-        disc.train()
-        half = n_steps // 2
-        history: dict[str, list[float]] = {key: [] for key in LOSS_TERMS}
-        budget = TrainingBudget(n_steps, self.max_time, desc="LoFGAN", verbose=self.verbose, group=group)
-        for step in budget:
-            # the official schedule: constant, then linear decay to ~0 over the second half
-            lr = self.lr * (1.0 - max(0, step - half) / half) if half > 0 else self.lr
-            for opt in (gen_opt, disc_opt):
-                for param_group in opt.param_groups:
-                    param_group["lr"] = lr
-            seeds, classes = sampler.sample(int(self.meta_batch_size) if share is None else share)
-            seeds = to_tanh_range(seeds)
-            losses = lofgan_train_step(
-                gen,
-                disc,
-                gen_opt,
-                disc_opt,
-                seeds,
-                classes,
-                float(self.eta),
-                float(self.lambda_cls),
-                float(self.lambda_local),
-                float(self.lambda_gp),
-                group,
-            )
-            for key, value in losses.items():
-                history[key].append(budget.track(value, key))
-            budget.set_postfix(d=losses["loss_d"], g=losses["loss_g"], local=losses["local"])
         self.n_iter_ = budget.completed
         self.fit_time_ = budget.elapsed
         self.loss_terms_: dict[str, np.ndarray] = {
             key: np.asarray(values, dtype=np.float32) for key, values in history.items()
         }
         self.loss_curve_ = self.loss_terms_["loss_g"].copy()
+        self.generator_.eval()
+        self.discriminator_.eval()
+        return self
 
     def _restore_fitted(self, fitted: dict) -> None:
         super()._restore_fitted(fitted)

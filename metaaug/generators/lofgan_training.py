@@ -1,17 +1,20 @@
-"""LoFGAN's training: the batched class-task sampler and one adversarial training step.
+"""LoFGAN's training: the batched class-task sampler, one adversarial step and the schedule.
 
-:class:`LoFGAN <metaaug.generators.lofgan.LoFGAN>` runs the schedule; the
-networks and the local fusion module are in :mod:`metaaug.nets.lofgan`.
+:class:`LoFGAN <metaaug.generators.lofgan.LoFGAN>` prepares the data and
+networks and calls :func:`train_lofgan`; the networks and the local fusion
+module are in :mod:`metaaug.nets.lofgan`.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from metaaug.base import TrainingBudget
 from metaaug.data.sources import ImageSource
 from metaaug.distributed import DataParallel
 from metaaug.nets.lofgan import LoFGANDiscriminator, LoFGANGenerator, draw_fusion_plan, local_fusion_target
@@ -160,3 +163,48 @@ def lofgan_train_step(
         g_values = group.all_reduce_gradients(gen.parameters(), values=g_values)
     gen_opt.step()
     return dict(zip(LOSS_TERMS, d_values + g_values))
+
+
+def train_lofgan(
+    model: Any, sampler: ClassTaskSampler, n_steps: int, group: DataParallel | None = None, share: int | None = None
+) -> tuple[TrainingBudget, dict[str, list[float]]]:
+    """Alternate discriminator and generator updates of a LoFGAN's networks for ``n_steps`` (or ``max_time``).
+
+    ``model`` is the :class:`~metaaug.generators.lofgan.LoFGAN` being fitted,
+    with ``generator_`` and ``discriminator_`` built; its parameters give the
+    losses' weights, the learning rate and the budget. With a process
+    ``group``, each step trains on this rank's ``share`` of the meta-batch.
+    Returns the finished budget and every loss term at every step.
+    """
+    gen, disc = model.generator_, model.discriminator_
+    gen_opt = torch.optim.Adam(gen.parameters(), lr=model.lr, weight_decay=model.weight_decay)
+    disc_opt = torch.optim.Adam(disc.parameters(), lr=model.lr, weight_decay=model.weight_decay)
+    gen.train()
+    disc.train()
+    half = n_steps // 2
+    history: dict[str, list[float]] = {key: [] for key in LOSS_TERMS}
+    budget = TrainingBudget(n_steps, model.max_time, desc="LoFGAN", verbose=model.verbose, group=group)
+    for step in budget:
+        # the official schedule: constant, then linear decay to ~0 over the second half
+        lr = model.lr * (1.0 - max(0, step - half) / half) if half > 0 else model.lr
+        for opt in (gen_opt, disc_opt):
+            for param_group in opt.param_groups:
+                param_group["lr"] = lr
+        seeds, classes = sampler.sample(int(model.meta_batch_size) if share is None else share)
+        losses = lofgan_train_step(
+            gen,
+            disc,
+            gen_opt,
+            disc_opt,
+            to_tanh_range(seeds),
+            classes,
+            float(model.eta),
+            float(model.lambda_cls),
+            float(model.lambda_local),
+            float(model.lambda_gp),
+            group,
+        )
+        for key, value in losses.items():
+            history[key].append(budget.track(value, key))
+        budget.set_postfix(d=losses["loss_d"], g=losses["loss_g"], local=losses["local"])
+    return budget, history
