@@ -14,7 +14,7 @@
   seeds of each novel class and the real images of those classes that were not
   seeds.
 
-See ``docs/metrics.md`` for the protocols next to the papers' reported numbers.
+See ``docs/metrics.md`` for each protocol, step by step, and the paper's table it corresponds to.
 """
 
 from __future__ import annotations
