@@ -543,6 +543,15 @@ def test_lofgan_protocol_splits_s_in_and_s_real_and_scores_fid_and_lpips(digits)
     assert again["fid"] == result["fid"]
     constant = lofgan_protocol(RecordingGenerator(constant=True), X, y, embed=pooled, lpips=l1, n_in=5, n_generated=4)
     assert constant["lpips"] == 0.0 and constant["fid"] > result["fid"]
+    # the revised official script: classes shuffled first, 128 real images per class drawn from S_real
+    revised = RecordingGenerator()
+    result = lofgan_protocol(revised, X, y, embed=pooled, n_in=5, n_generated=4, shuffle=True, n_real=7)
+    assert result["n_real"] == 21 and result["n_generated"] == 12
+    seen = torch.cat([seeds for seeds, _ in revised.calls]).flatten(1)
+    first_five = torch.cat([X[y == c][:5] for c in range(3)]).flatten(1)
+    assert not bool((torch.cdist(seen, first_five).min(1).values == 0).all())  # S_in is no longer the first five
+    with pytest.raises(ValueError, match="n_real must be >= 1"):
+        lofgan_protocol(generator, X, y, embed=pooled, n_real=0)
     with pytest.raises(ValueError, match="more than n_in=40"):
         lofgan_protocol(generator, X, y, embed=pooled, n_in=40)
     with pytest.raises(ValueError, match="generate"):

@@ -104,10 +104,19 @@ def lofgan_protocol(
     n_in: int = 10,
     n_generated: int = 128,
     k_shot: int = 3,
+    shuffle: bool = False,
+    n_real: int | None = None,
     batch_size: int = 256,
     random_state: RandomState = 0,
 ) -> dict[str, Any]:
     """LoFGAN's evaluation of a few-shot generator on unseen classes: FID and LPIPS.
+
+    The defaults follow the first release of the official ``main_metric.py``
+    (October 2021, closest to the paper): ``S_in`` is the first ``n_in``
+    images of each class and the FID's real set is all of ``S_real``. Its
+    revision of December 2021, the current one, shuffles the images of every
+    class first and draws 128 real images per class from ``S_real`` with
+    replacement: ``shuffle=True, n_real=128``.
 
     Parameters
     ----------
@@ -135,6 +144,14 @@ def lofgan_protocol(
     k_shot : int, default=3
         Seeds per generated image, drawn from ``S_in`` with replacement (as
         ``np.random.choice`` in the official code).
+    shuffle : bool, default=False
+        Reorder the images of every class by one random permutation of
+        positions (shared by all classes, as the revised script does) before
+        ``S_in`` is taken; ``False`` keeps the dataset's order.
+    n_real : int or None, default=None
+        ``None``: the FID's real set is all of ``S_real``. An int: that many
+        images per class, drawn from ``S_real`` with replacement (the revised
+        script: 128).
     batch_size : int, default=256
         Images (pairs for LPIPS) per forward pass.
     random_state : int, Generator or None, default=0
@@ -143,11 +160,12 @@ def lofgan_protocol(
     -------
     dict
         ``"fid"`` (float), ``"lpips"`` (float or None), ``"n_classes"``,
-        ``"n_real"`` (size of ``S_real`` over all classes), ``"n_generated"``
+        ``"n_real"`` (real images in the FID over all classes), ``"n_generated"``
         (over all classes) and ``"generated"`` (list of ``(n_generated, C, H,
         W)`` tensors, one per class).
     """
-    for name, value, low in (("n_in", n_in, 1), ("n_generated", n_generated, 2), ("k_shot", k_shot, 1)):
+    counts = (("n_in", n_in, 1), ("n_generated", n_generated, 2), ("k_shot", k_shot, 1))
+    for name, value, low in counts + ((("n_real", n_real, 1),) if n_real is not None else ()):
         if int(value) < low:
             raise ValueError(f"{name} must be >= {low}, got {value}")
     generate = _generator(generator)
@@ -155,9 +173,14 @@ def lofgan_protocol(
         X_unseen, y_unseen, "X_unseen", "unseen", ("n_in", int(n_in)), "S_in plus at least one in S_real"
     )
     rng = check_rng(random_state)
+    if shuffle:  # one permutation of positions for every class; shorter classes keep the positions they have
+        positions = torch.from_numpy(rng.permutation(max(len(members) for members in classes)))
+        classes = [members[positions[positions < len(members)]] for members in classes]
     real, generated = [], []
     for members in classes:
         s_in, s_real = images[members[: int(n_in)]], images[members[int(n_in) :]]
+        if n_real is not None:
+            s_real = s_real[torch.from_numpy(rng.choice(len(s_real), int(n_real)))]
         real.append(s_real)
         draws = [
             _generated(generate, s_in[rng.choice(int(n_in), int(k_shot))], 1, rng) for _ in range(int(n_generated))
