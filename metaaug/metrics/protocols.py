@@ -113,10 +113,10 @@ def lofgan_protocol(
 
     The defaults follow the first release of the official ``main_metric.py``
     (October 2021, closest to the paper): ``S_in`` is the first ``n_in``
-    images of each class and the FID's real set is all of ``S_real``. Its
-    revision of December 2021, the current one, shuffles the images of every
-    class first and draws 128 real images per class from ``S_real`` with
-    replacement: ``shuffle=True, n_real=128``.
+    images of each class and the FID's real set is all of ``S_real``. The
+    current script (revised December 2021 and January 2022) shuffles the
+    images of every class first and draws 128 real images per class from
+    ``S_real`` with replacement: ``shuffle=True, n_real=128``.
 
     Parameters
     ----------
